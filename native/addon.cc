@@ -1,0 +1,114 @@
+// The Node-API face of native/: argument checks and conversions only; the work is in the C files.
+#include <napi.h>
+
+#include <cerrno>
+#include <cstring>
+#include <string>
+#include <unistd.h>
+
+#include "fork_parent.h"
+#include "pidfile.h"
+
+namespace {
+
+// Throws an Error shaped like Node's own system errors (errno, syscall); the loader adds `code`.
+Napi::Error SystemError(Napi::Env env, int err, const char* syscall) {
+  Napi::Error e = Napi::Error::New(env, std::string(syscall) + ": " + std::strerror(err));
+  e.Set("errno", Napi::Number::New(env, err));
+  e.Set("syscall", Napi::String::New(env, syscall));
+  return e;
+}
+
+int32_t IntArg(const Napi::CallbackInfo& info, size_t i, const char* what) {
+  if (info.Length() <= i || !info[i].IsNumber())
+    throw Napi::TypeError::New(info.Env(), std::string(what) + " must be a number");
+  return info[i].As<Napi::Number>().Int32Value();
+}
+
+std::string StringArg(const Napi::CallbackInfo& info, size_t i, const char* what) {
+  if (info.Length() <= i || !info[i].IsString())
+    throw Napi::TypeError::New(info.Env(), std::string(what) + " must be a string");
+  return info[i].As<Napi::String>().Utf8Value();
+}
+
+// forkParent(name, readyTimeoutMs, stopGraceMs) -> { pid, exitCode, raiseSignal } in the parent.
+Napi::Value ForkParent(const Napi::CallbackInfo& info) {
+  std::string name = StringArg(info, 0, "name");
+  fork_parent_options opts{};
+  opts.name = name.c_str();
+  opts.ready_timeout_ms = IntArg(info, 1, "readyTimeoutMs");
+  opts.stop_grace_ms = IntArg(info, 2, "stopGraceMs");
+  fork_parent_result res{};
+  if (fork_parent(&opts, &res) < 0) throw SystemError(info.Env(), errno, "fork");
+  Napi::Object out = Napi::Object::New(info.Env());
+  out.Set("pid", res.pid);
+  out.Set("exitCode", res.exit_code);
+  out.Set("raiseSignal", res.raise_signal);
+  return out;
+}
+
+Napi::Value ClaimReadyChannel(const Napi::CallbackInfo& info) {
+  if (fork_parent_claim(IntArg(info, 0, "fd")) < 0)
+    throw SystemError(info.Env(), errno, "claim ready channel");
+  return info.Env().Undefined();
+}
+
+Napi::Value SignalReady(const Napi::CallbackInfo& info) {
+  if (fork_parent_ready(IntArg(info, 0, "fd")) < 0)
+    throw SystemError(info.Env(), errno, "write ready channel");
+  return info.Env().Undefined();
+}
+
+Napi::Value PidfileAcquire(const Napi::CallbackInfo& info) {
+  std::string path = StringArg(info, 0, "path");
+  pid_t holder = 0;
+  int fd = pidfile_acquire(path.c_str(), IntArg(info, 1, "pid"), &holder);
+  if (fd < 0) {
+    Napi::Error e = SystemError(info.Env(), errno, "open pid file");
+    e.Set("holder", Napi::Number::New(info.Env(), holder));
+    throw e;
+  }
+  return Napi::Number::New(info.Env(), fd);
+}
+
+Napi::Value PidfileProbe(const Napi::CallbackInfo& info) {
+  std::string path = StringArg(info, 0, "path");
+  pid_t pid = 0;
+  int locked = pidfile_probe(path.c_str(), &pid);
+  if (locked < 0) throw SystemError(info.Env(), errno, "open pid file");
+  Napi::Object out = Napi::Object::New(info.Env());
+  out.Set("running", Napi::Boolean::New(info.Env(), locked == 1));
+  out.Set("pid", Napi::Number::New(info.Env(), pid));
+  return out;
+}
+
+Napi::Value PidfileRelease(const Napi::CallbackInfo& info) {
+  int fd = IntArg(info, 0, "fd");
+  std::string path = StringArg(info, 1, "path");
+  if (pidfile_release(fd, path.c_str()) < 0) throw SystemError(info.Env(), errno, "unlink pid file");
+  return info.Env().Undefined();
+}
+
+Napi::Value Dup2(const Napi::CallbackInfo& info) {
+  int from = IntArg(info, 0, "from"), to = IntArg(info, 1, "to");
+  int rc;
+  do rc = dup2(from, to); while (rc < 0 && errno == EINTR);
+  if (rc < 0) throw SystemError(info.Env(), errno, "dup2");
+  return info.Env().Undefined();
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("forkParent", Napi::Function::New(env, ForkParent));
+  exports.Set("claimReadyChannel", Napi::Function::New(env, ClaimReadyChannel));
+  exports.Set("signalReady", Napi::Function::New(env, SignalReady));
+  exports.Set("pidfileAcquire", Napi::Function::New(env, PidfileAcquire));
+  exports.Set("pidfileProbe", Napi::Function::New(env, PidfileProbe));
+  exports.Set("pidfileRelease", Napi::Function::New(env, PidfileRelease));
+  exports.Set("dup2", Napi::Function::New(env, Dup2));
+  exports.Set("readyMarker", Napi::String::New(env, FORK_PARENT_MARKER));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(forkd, Init)

@@ -1,0 +1,169 @@
+// The command line: one table of options that drives parseArgs, --help (and the man page).
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { parseAddress } from './daemon/address';
+import type { ControlCommand } from './daemon/control';
+import { DaemonError, EX } from './daemon/exit-codes';
+import type { Identity } from './identity';
+
+interface OptionSpec {
+  name: string;
+  short?: string;
+  /** Placeholder of the option's value; none for a flag. */
+  value?: string;
+  help: (id: Identity) => string;
+}
+
+export const optionSpecs: OptionSpec[] = [
+  { name: 'config', short: 'c', value: 'FILE', help: (id) => `configuration file (default: ${id.config})` },
+  {
+    name: 'pidfile',
+    short: 'p',
+    value: 'FILE',
+    help: (id) => `pid file (default: ${id.pidfile}; with --foreground, none unless given)`,
+  },
+  { name: 'listen', value: 'HOST:PORT', help: () => 'address to serve on, overriding the config file (port 0: any free port)' },
+  { name: 'log', value: 'FILE', help: () => 'log file once ready (default: /dev/null; with --foreground, stderr)' },
+  { name: 'chdir', value: 'DIR', help: () => 'working directory of the daemon (default: /)' },
+  {
+    name: 'ready-timeout',
+    value: 'SEC',
+    help: () => 'stop the start and exit 69 if not ready within SEC seconds (default: 30; 0: no limit)',
+  },
+  { name: 'foreground', short: 'f', help: () => 'do not fork: stay attached, log to stderr (systemd, containers)' },
+  { name: 'help', short: 'h', help: () => 'show this help and exit' },
+  { name: 'version', short: 'V', help: () => 'show the version and exit' },
+];
+
+export const exitCodes: [number, string][] = [
+  [0, 'started: the daemon is ready and serving (or: stopped cleanly)'],
+  [64, 'bad command line'],
+  [66, 'the --chdir directory cannot be entered'],
+  [69, 'service unavailable: address in use, already running, or not ready within --ready-timeout'],
+  [70, 'the daemon crashed during start-up (killed by a signal), or an internal error'],
+  [71, 'the system refused a pipe, a fork or the re-exec'],
+  [73, 'the pid file or log file cannot be created'],
+  [77, 'permission denied (for example a port below 1024 without privilege)'],
+  [78, 'configuration error'],
+  [130, 'start-up cancelled by Ctrl-C (the parent dies of the same signal: 128 + its number)'],
+];
+
+export const controlCodes: [string, string][] = [
+  ['stop', 'SIGTERM, then wait until it has exited: 0 stopped or not running, 1 still running'],
+  ['status', '0 running, 1 not running but the pid file exists, 3 not running, 4 unknown'],
+  ['reload', 'SIGHUP: re-read the config, reopen the log file: 0 asked, 7 not running'],
+];
+
+export function helpText(id: Identity): string {
+  const rows = optionSpecs.map((o) => {
+    const flag = `${o.short ? `-${o.short}, ` : '    '}--${o.name}${o.value ? ` ${o.value}` : ''}`;
+    return `  ${flag.padEnd(26)}${o.help(id)}`;
+  });
+  return [
+    `Usage: ${id.name} [options]`,
+    `       ${id.name} stop|status|reload [--pidfile FILE]`,
+    '',
+    id.description + '.',
+    `Without --foreground, ${id.name} forks: this command prints the daemon's start-up messages and`,
+    'returns only once it serves, or with the reason it could not start.',
+    '',
+    'Options:',
+    ...rows,
+    '',
+    'Commands (through the pid file; LSB exit codes):',
+    ...controlCodes.map(([c, h]) => `  ${c.padEnd(8)}${h}`),
+    '',
+    'Exit status:',
+    ...exitCodes.map(([n, h]) => `  ${String(n).padEnd(5)}${h}`),
+    '  N    the daemon exited with code N during start-up',
+    '',
+  ].join('\n');
+}
+
+export interface RunOptions {
+  foreground: boolean;
+  /** Absolute path; `configGiven` says whether the user named it. */
+  config: string;
+  configGiven: boolean;
+  pidFile?: string;
+  listen?: string;
+  logFile?: string;
+  chdir: string;
+  readyTimeoutMs: number;
+}
+
+export type CommandLine =
+  | { kind: 'help' }
+  | { kind: 'version' }
+  | { kind: 'control'; command: ControlCommand; pidFile: string }
+  | { kind: 'run'; options: RunOptions };
+
+/** Parses argv (without node and script). Throws a DaemonError (exit 64) for bad usage. */
+export function parseCommandLine(argv: string[], id: Identity): CommandLine {
+  const options = Object.fromEntries(
+    optionSpecs.map((o) => [o.name, { type: o.value ? 'string' : 'boolean', ...(o.short ? { short: o.short } : {}) }]),
+  ) as Record<string, { type: 'string' | 'boolean'; short?: string }>;
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+  } catch (e) {
+    throw usage(id, (e as Error).message.replace(/\. To specify a positional.*$/s, '').replace(/\.$/, ''));
+  }
+  const v = parsed.values as Record<string, string | boolean | undefined>;
+  const str = (name: string) => v[name] as string | undefined;
+  if (v.help) return { kind: 'help' };
+  if (v.version) return { kind: 'version' };
+
+  const [command, ...extra] = parsed.positionals;
+  if (extra.length > 0) throw usage(id, `unexpected argument "${extra[0]}"`);
+  if (command !== undefined) {
+    if (command !== 'stop' && command !== 'status' && command !== 'reload')
+      throw usage(id, `unknown command "${command}" (the commands are stop, status and reload)`);
+    const others = Object.keys(v).filter((k) => k !== 'pidfile' && v[k] !== undefined);
+    if (others.length > 0) throw usage(id, `"${command}" takes only --pidfile, not --${others[0]}`);
+    return { kind: 'control', command, pidFile: absolute(id, 'pidfile', str('pidfile')) ?? id.pidfile };
+  }
+
+  const listen = str('listen');
+  if (listen !== undefined) {
+    try {
+      parseAddress(listen);
+    } catch (e) {
+      throw usage(id, `--listen ${(e as Error).message}`);
+    }
+  }
+  const foreground = v.foreground === true;
+  const config = absolute(id, 'config', str('config'));
+  return {
+    kind: 'run',
+    options: {
+      foreground,
+      config: config ?? id.config,
+      configGiven: config !== undefined,
+      pidFile: absolute(id, 'pidfile', str('pidfile')) ?? (foreground ? undefined : id.pidfile),
+      listen,
+      logFile: absolute(id, 'log', str('log')),
+      chdir: absolute(id, 'chdir', str('chdir')) ?? '/',
+      readyTimeoutMs: seconds(id, str('ready-timeout')),
+    },
+  };
+}
+
+function usage(id: Identity, message: string): DaemonError {
+  return new DaemonError(`${message}; see "${id.name} --help"`, EX.USAGE);
+}
+
+/** Paths are resolved before the fork: the daemon works in --chdir, not where it was started. */
+function absolute(id: Identity, option: string, value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  if (value === '') throw usage(id, `--${option} needs a non-empty value`);
+  return resolve(value);
+}
+
+function seconds(id: Identity, value: string | undefined): number {
+  if (value === undefined) return 30_000;
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n < 0 || n > 86_400)
+    throw usage(id, `--ready-timeout "${value}" is not a number of seconds from 0 to 86400`);
+  return n === 0 ? 0 : Math.max(1, Math.round(n * 1000));
+}

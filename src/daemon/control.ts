@@ -1,0 +1,84 @@
+// hellod stop|status|reload: act on a running daemon through its pid file; LSB exit codes.
+import { readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { reason } from './exit-codes';
+import { Logger } from './logger';
+import { probePidFile } from './pidfile';
+
+export type ControlCommand = 'stop' | 'status' | 'reload';
+
+/** LSB init-script exit codes (status has its own meanings for 1, 3 and 4). */
+export const LSB = {
+  OK: 0,
+  FAILED: 1,
+  STATUS_DEAD_PIDFILE: 1,
+  STATUS_NOT_RUNNING: 3,
+  STATUS_UNKNOWN: 4,
+  NOPERM: 4,
+  NOT_RUNNING: 7,
+} as const;
+
+/** Runs a control command and returns the exit code. Says one line on stdout or stderr. */
+export async function control(
+  command: ControlCommand,
+  pidFile: string,
+  name: string,
+  stopWaitMs = 30_000,
+): Promise<number> {
+  const log = new Logger(name);
+  const probe = probePidFile(pidFile);
+  if (probe.state === 'unknown') {
+    log.error(`cannot tell whether ${name} runs: ${probe.reason}`);
+    return command === 'status' ? LSB.STATUS_UNKNOWN : LSB.FAILED;
+  }
+  if (probe.state !== 'running') {
+    const stale = probe.state === 'stale' ? `, but pid file ${pidFile} exists` : '';
+    const line = `${name} is not running${stale}`;
+    if (command === 'status') {
+      process.stdout.write(`${line}\n`);
+      return probe.state === 'stale' ? LSB.STATUS_DEAD_PIDFILE : LSB.STATUS_NOT_RUNNING;
+    }
+    if (command === 'stop') {
+      process.stdout.write(`${line}\n`);
+      return LSB.OK;
+    }
+    log.error(`cannot reload: ${line}`);
+    return LSB.NOT_RUNNING;
+  }
+  const { pid } = probe;
+  if (command === 'status') {
+    process.stdout.write(`${name} is running (pid ${pid})\n`);
+    return LSB.OK;
+  }
+  try {
+    process.kill(pid, command === 'stop' ? 'SIGTERM' : 'SIGHUP');
+  } catch (e) {
+    log.error(`cannot signal ${name} (pid ${pid}): ${reason(e)}; run as root or as the daemon's user`);
+    return LSB.NOPERM;
+  }
+  if (command === 'reload') {
+    process.stdout.write(`${name} (pid ${pid}) asked to reload\n`);
+    return LSB.OK;
+  }
+  const deadline = Date.now() + stopWaitMs;
+  // The pid file goes first; the port is free only once the process itself is gone.
+  while (probePidFile(pidFile).state === 'running' || alive(pid)) {
+    if (Date.now() > deadline) {
+      log.error(`${name} (pid ${pid}) is still running ${stopWaitMs / 1000} s after SIGTERM; see its log`);
+      return LSB.FAILED;
+    }
+    await sleep(20);
+  }
+  process.stdout.write(`${name} (pid ${pid}) stopped\n`);
+  return LSB.OK;
+}
+
+/** True while pid exists and is not a zombie (its sockets and locks are then already closed). */
+function alive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return !/^\d+ \(.*\) [ZX]/s.test(stat);
+  } catch {
+    return false;
+  }
+}

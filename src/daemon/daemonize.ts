@@ -1,0 +1,260 @@
+// daemonize() and the daemon's lifecycle: set-up, ready, reload, graceful stop (DESIGN.md §1).
+import { closeSync, openSync } from 'node:fs';
+import { constants as osConstants } from 'node:os';
+import { DaemonError, EX, reason } from './exit-codes';
+import { Logger } from './logger';
+import { native } from './native';
+import { PidFile } from './pidfile';
+
+export interface DaemonOptions {
+  /** Name used in messages. */
+  name: string;
+  /** Do not fork: stay attached, log to stderr (systemd, containers, debugging). */
+  foreground?: boolean;
+  /** How long the starting parent waits for ready() before it stops the child; 0: for ever. */
+  readyTimeoutMs?: number;
+  /** Absolute path of the pid file; none if undefined. */
+  pidFile?: string;
+  /** Working directory of the daemon. Default "/". */
+  chdir?: string;
+  /** Default 0o022. */
+  umask?: number;
+  /** Absolute path of the log file once ready; default /dev/null (stderr with --foreground). */
+  logFile?: string;
+  /** Bound on a graceful stop before the daemon exits anyway. Default 10 s. */
+  stopTimeoutMs?: number;
+}
+
+type Hook = () => void | Promise<void>;
+type State = 'starting' | 'ready' | 'stopping';
+
+const signalNames = Object.fromEntries(
+  Object.entries(osConstants.signals).map(([name, num]) => [num, name]),
+) as Record<number, NodeJS.Signals>;
+
+/**
+ * Call right after parsing arguments. In the starting process it forks, re-executes this program
+ * as the daemon, relays its start-up messages and exits as the daemon's start-up went: it never
+ * returns there. In the daemon (and with `foreground`) it returns the Daemon.
+ */
+export function daemonize(opts: DaemonOptions): Daemon {
+  const readyFd = takeReadyChannel();
+  if (readyFd === undefined && !opts.foreground) runParent(opts);
+  return new Daemon(opts, readyFd);
+}
+
+/** The ready channel's fd if this process is the re-executed daemon; the marker is not inherited. */
+function takeReadyChannel(): number | undefined {
+  const marker = process.env[native.readyMarker];
+  if (marker === undefined) return undefined;
+  delete process.env[native.readyMarker];
+  const m = /^(\d+):(\d+)$/.exec(marker);
+  // A marker naming another pid was inherited from some other daemon: not ours.
+  if (!m || Number(m[1]) !== process.pid) return undefined;
+  const fd = Number(m[2]);
+  try {
+    native.claimReadyChannel(fd);
+  } catch {
+    return undefined;
+  }
+  return fd;
+}
+
+function runParent(opts: DaemonOptions): never {
+  const log = new Logger(opts.name);
+  let result;
+  try {
+    result = native.forkParent(opts.name, opts.readyTimeoutMs ?? 30_000, 5_000);
+  } catch (e) {
+    const hint = /EMFILE|ENFILE/.test(String((e as { code?: string }).code))
+      ? 'raise the open-file limit (ulimit -n)'
+      : 'the system is short of processes or memory; raise the process limit (ulimit -u) or free memory';
+    log.error(`cannot start the daemon process: ${reason(e)} (${(e as { code?: string }).code}); ${hint}`);
+    process.exit(EX.OSERR);
+  }
+  if (result.raiseSignal) {
+    // Die of the same signal, so that a shell or script sees the cancellation for what it is.
+    process.kill(process.pid, signalNames[result.raiseSignal] ?? 'SIGTERM');
+  }
+  process.exit(result.exitCode);
+}
+
+export class Daemon {
+  readonly log: Logger;
+  readonly foreground: boolean;
+  private state: State = 'starting';
+  private pidFile: PidFile | undefined;
+  private logFd: number | undefined;
+  private readonly stopHooks: Hook[] = [];
+  private readonly reloadHooks: Hook[] = [];
+  private reloading: Promise<void> | undefined;
+
+  constructor(
+    private readonly opts: DaemonOptions,
+    private readyFd: number | undefined,
+  ) {
+    this.log = new Logger(opts.name);
+    this.foreground = opts.foreground === true && readyFd === undefined;
+    process.on('SIGTERM', () => void this.stop('SIGTERM'));
+    process.on('SIGINT', () => void this.stop('SIGINT'));
+    process.on('SIGHUP', () => void this.reload());
+    // Whatever way the process ends, a pid file it holds goes with it.
+    process.on('exit', () => this.pidFile?.release());
+    process.on('uncaughtException', (e) => this.crash(e));
+  }
+
+  /** True in the process that serves once the start-up finished. */
+  get isReady(): boolean {
+    return this.state === 'ready';
+  }
+
+  /**
+   * Sets up the process (umask, working directory, log file, pid file), runs start, then
+   * declares the daemon ready unless start already did. A DaemonError ends the start with its
+   * message and exit code; any other error is a bug (exit 70).
+   */
+  async run(start: (daemon: Daemon) => void | Promise<void>): Promise<void> {
+    try {
+      this.setUp();
+      await start(this);
+      this.ready();
+    } catch (e) {
+      this.fail(e);
+    }
+  }
+
+  /** Registers work for a graceful stop (SIGTERM, SIGINT). Hooks run in reverse order. */
+  onStop(hook: Hook): void {
+    this.stopHooks.unshift(hook);
+  }
+
+  /** Registers work for a reload (SIGHUP), after the log file has been reopened. */
+  onReload(hook: Hook): void {
+    this.reloadHooks.push(hook);
+  }
+
+  /**
+   * Start-up is complete: fd 2 moves to the log target, and the waiting parent exits 0.
+   * Call it once the daemon serves (its sockets accept connections).
+   */
+  ready(): void {
+    if (this.state !== 'starting') return;
+    this.state = 'ready';
+    if (this.logFd !== undefined) {
+      this.switchStderr(this.logFd);
+      this.logFd = undefined;
+    } else if (this.readyFd !== undefined) {
+      this.switchStderr(openSync('/dev/null', 'w'));
+    }
+    if (this.readyFd !== undefined) {
+      const fd = this.readyFd;
+      this.readyFd = undefined;
+      try {
+        native.signalReady(fd);
+      } catch {
+        // The starting parent is gone (killed): nobody waits for the word, so serve on.
+      }
+    }
+    this.log.info(`ready (pid ${process.pid})`);
+  }
+
+  /** Ends the process after a failure: the message on stderr, pid file removed, exit code. */
+  fail(e: unknown): never {
+    if (e instanceof DaemonError) {
+      this.log.error(e.message);
+      this.exit(e.exitCode);
+    }
+    this.crash(e);
+  }
+
+  private crash(e: unknown): never {
+    const detail = e instanceof Error ? (e.stack ?? e.message) : String(e);
+    this.log.error(`internal error: ${detail.replace(/\n\s*/g, ' | ')}`);
+    this.exit(EX.SOFTWARE);
+  }
+
+  private exit(code: number): never {
+    this.pidFile?.release();
+    process.exit(code);
+  }
+
+  private setUp(): void {
+    process.umask(this.opts.umask ?? 0o022);
+    const dir = this.opts.chdir ?? '/';
+    try {
+      process.chdir(dir);
+    } catch (e) {
+      throw new DaemonError(`cannot change directory to ${dir}: ${reason(e)}; create it or choose another --chdir`, EX.NOINPUT);
+    }
+    if (this.opts.logFile) this.logFd = this.openLog(this.opts.logFile);
+    if (this.opts.pidFile) this.pidFile = PidFile.acquire(this.opts.pidFile, this.opts.name);
+  }
+
+  private openLog(path: string): number {
+    try {
+      return openSync(path, 'a', 0o640);
+    } catch (e) {
+      throw new DaemonError(`cannot open log file ${path}: ${reason(e)}; fix its directory's permissions or choose another --log`, EX.CANTCREAT);
+    }
+  }
+
+  private switchStderr(fd: number): void {
+    native.dup2(fd, 2);
+    closeSync(fd);
+    if (this.opts.logFile) this.log.style = 'stamped';
+  }
+
+  private async stop(signal: NodeJS.Signals): Promise<void> {
+    if (this.state === 'stopping') return;
+    const wasReady = this.state === 'ready';
+    this.state = 'stopping';
+    this.log.info(wasReady ? `stopping (${signal})` : `start-up cancelled (${signal})`);
+    const bound = this.opts.stopTimeoutMs ?? 10_000;
+    const timer = setTimeout(() => {
+      this.log.warn(`graceful stop took longer than ${bound / 1000} s; exiting anyway`);
+      this.exit(EX.OK);
+    }, bound);
+    for (const hook of this.stopHooks) {
+      try {
+        await hook();
+      } catch (e) {
+        this.log.error(`while stopping: ${reason(e)}`);
+      }
+    }
+    clearTimeout(timer);
+    this.log.info('stopped');
+    this.exit(EX.OK);
+  }
+
+  private reload(): Promise<void> {
+    if (this.state !== 'ready') {
+      this.log.warn(`reload (SIGHUP) ignored: the daemon is ${this.state}`);
+      return Promise.resolve();
+    }
+    // A reload that arrives during one runs after it, so the last SIGHUP's config wins.
+    const previous = this.reloading ?? Promise.resolve();
+    const next = previous.then(() => this.reloadOnce());
+    this.reloading = next;
+    return next;
+  }
+
+  private async reloadOnce(): Promise<void> {
+    if (this.state !== 'ready') return;
+    if (this.opts.logFile) {
+      try {
+        this.switchStderr(this.openLog(this.opts.logFile));
+      } catch (e) {
+        this.log.error(`${reason(e)}; logging on to the old file`);
+      }
+    }
+    for (const hook of this.reloadHooks) {
+      try {
+        await hook();
+      } catch (e) {
+        this.log.error(`reload failed: ${reason(e)}; carrying on with the running configuration`);
+        return;
+      }
+    }
+    this.log.info('reloaded');
+  }
+}

@@ -1,0 +1,46 @@
+// The one logger: lines on fd 2, which is the relay pipe during start-up and the log target after.
+import { writeSync } from 'node:fs';
+
+export type Level = 'error' | 'warning' | 'info';
+
+/** plain: "name: message" for a person at a terminal; stamped: time, pid and level for a file. */
+export type LogStyle = 'plain' | 'stamped';
+
+export class Logger {
+  style: LogStyle = 'plain';
+
+  constructor(readonly name: string) {}
+
+  error(message: string): void {
+    this.write('error', message);
+  }
+
+  warn(message: string): void {
+    this.write('warning', message);
+  }
+
+  info(message: string): void {
+    this.write('info', message);
+  }
+
+  private write(level: Level, message: string): void {
+    const line =
+      this.style === 'stamped'
+        ? `${new Date().toISOString()} ${this.name}[${process.pid}] ${level}: ${message}\n`
+        : `${this.name}: ${level === 'warning' ? 'warning: ' : ''}${message}\n`;
+    writeAll(2, Buffer.from(line));
+  }
+}
+
+/** Writes every byte, waiting out a non-blocking fd; a closed or broken stderr loses the line. */
+export function writeAll(fd: number, data: Buffer): void {
+  let off = 0;
+  while (off < data.length) {
+    try {
+      off += writeSync(fd, data, off);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') return;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
+    }
+  }
+}

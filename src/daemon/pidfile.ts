@@ -1,0 +1,84 @@
+// The pid file: created without following symlinks, locked while the daemon lives (native/pidfile.c).
+import { dirname } from 'node:path';
+import { DaemonError, EX, isSystemError, reason } from './exit-codes';
+import { native } from './native';
+
+export class PidFile {
+  private constructor(
+    readonly path: string,
+    private fd: number | undefined,
+  ) {}
+
+  /** Takes the pid file for this process, or throws a DaemonError that says why and what to do. */
+  static acquire(path: string, name: string): PidFile {
+    try {
+      return new PidFile(path, native.pidfileAcquire(path, process.pid));
+    } catch (e) {
+      throw acquireError(e, path, name);
+    }
+  }
+
+  /** Removes the file (if it is still ours) and drops the lock. Safe to call twice. */
+  release(): void {
+    if (this.fd === undefined) return;
+    const fd = this.fd;
+    this.fd = undefined;
+    try {
+      native.pidfileRelease(fd, this.path);
+    } catch {
+      // The directory may have become unwritable (privileges dropped): the lock still goes.
+    }
+  }
+}
+
+export type PidFileState =
+  | { state: 'running'; pid: number }
+  | { state: 'stale'; pid: number }
+  | { state: 'absent' }
+  | { state: 'unknown'; reason: string };
+
+/** What the pid file at path says, for stop/status/reload. */
+export function probePidFile(path: string): PidFileState {
+  try {
+    const { running, pid } = native.pidfileProbe(path);
+    return running ? { state: 'running', pid } : { state: 'stale', pid };
+  } catch (e) {
+    if (isSystemError(e) && e.code === 'ENOENT') return { state: 'absent' };
+    if (isSystemError(e) && e.code === 'ELOOP') return { state: 'unknown', reason: `${path} is a symbolic link` };
+    if (isSystemError(e) && e.code === 'EINVAL') return { state: 'unknown', reason: `${path} is not a regular file` };
+    return { state: 'unknown', reason: `cannot read ${path}: ${reason(e)}` };
+  }
+}
+
+function acquireError(e: unknown, path: string, name: string): Error {
+  const code = isSystemError(e) ? e.code : undefined;
+  const other = 'remove it or choose another --pidfile';
+  switch (code) {
+    case 'EWOULDBLOCK':
+    case 'EAGAIN': {
+      const holder = (e as { holder?: number }).holder;
+      const who = holder ? `pid ${holder}` : 'pid unknown';
+      return new DaemonError(
+        `already running (${who}): ${path} is locked; stop it with "${name} stop --pidfile ${path}" or choose another --pidfile`,
+        EX.UNAVAILABLE,
+      );
+    }
+    case 'ELOOP':
+      return new DaemonError(`refusing pid file ${path}: it is a symbolic link; ${other}`, EX.CANTCREAT);
+    case 'EINVAL':
+      return new DaemonError(`refusing pid file ${path}: not a regular file; ${other}`, EX.CANTCREAT);
+    case 'EMLINK':
+      return new DaemonError(`refusing pid file ${path}: it has other hard links; ${other}`, EX.CANTCREAT);
+    case 'ENOENT':
+    case 'ENOTDIR':
+      return new DaemonError(
+        `cannot create pid file ${path}: directory ${dirname(path)} does not exist; create it or choose another --pidfile`,
+        EX.CANTCREAT,
+      );
+    default:
+      return new DaemonError(
+        `cannot create pid file ${path}: ${reason(e)}; fix the permissions of ${dirname(path)} or choose another --pidfile`,
+        EX.CANTCREAT,
+      );
+  }
+}

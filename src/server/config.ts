@@ -1,0 +1,68 @@
+// The sample server's configuration: a TOML file, checked setting by setting.
+import { readFileSync } from 'node:fs';
+import { parse, TomlError } from 'smol-toml';
+import { DaemonError, EX, parseAddress, reason, type Address } from '../daemon';
+import { identity } from '../identity';
+
+export interface ServerConfig {
+  listen: Address;
+  greeting: string;
+}
+
+export const defaults = {
+  listen: identity.listen,
+  greeting: `Hello from ${identity.name}!`,
+};
+
+const settings = ['listen', 'greeting'] as const;
+
+/**
+ * Reads the configuration. A missing file is an error only when the user named it; the default
+ * path may be absent (a development checkout), and then the defaults apply.
+ */
+export function loadConfig(path: string, required: boolean): ServerConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    if (!required && (e as NodeJS.ErrnoException).code === 'ENOENT') return fromTable({}, path);
+    throw configError(path, `cannot read it: ${reason(e)}; fix the path or the permissions`);
+  }
+  let table: Record<string, unknown>;
+  try {
+    table = parse(text) as Record<string, unknown>;
+  } catch (e) {
+    if (e instanceof TomlError) {
+      const what = e.message.split('\n')[0].replace(/^Invalid TOML document: /, '');
+      throw configError(`${path}:${e.line}:${e.column}`, `${what}; fix the TOML syntax`);
+    }
+    throw e;
+  }
+  return fromTable(table, path);
+}
+
+function fromTable(table: Record<string, unknown>, path: string): ServerConfig {
+  for (const key of Object.keys(table)) {
+    if (!(settings as readonly string[]).includes(key))
+      throw configError(path, `unknown setting "${key}"; the settings are ${settings.join(', ')}`);
+  }
+  const listenText = stringSetting(table, 'listen', path) ?? defaults.listen;
+  let listen: Address;
+  try {
+    listen = parseAddress(listenText);
+  } catch (e) {
+    throw configError(path, `listen ${(e as Error).message}`);
+  }
+  return { listen, greeting: stringSetting(table, 'greeting', path) ?? defaults.greeting };
+}
+
+function stringSetting(table: Record<string, unknown>, key: string, path: string): string | undefined {
+  const value = table[key];
+  if (value === undefined || typeof value === 'string') return value;
+  const type = Array.isArray(value) ? 'an array' : typeof value === 'object' ? 'a table' : `a ${typeof value}`;
+  throw configError(path, `${key} must be a string, not ${type}; put it in quotes`);
+}
+
+function configError(where: string, message: string): DaemonError {
+  return new DaemonError(`config ${where}: ${message}`, EX.CONFIG);
+}
