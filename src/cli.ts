@@ -107,7 +107,9 @@ export function parseCommandLine(argv: string[], id: Identity): CommandLine {
   try {
     parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
   } catch (e) {
-    throw usage(id, (e as Error).message.replace(/\. To specify a positional.*$/s, '').replace(/\.$/, ''));
+    // parseArgs explains over several lines; keep one.
+    const text = (e as Error).message.replace(/\s*To specify a positional.*$/s, '').replace(/\.?\s*\n\s*/g, '; ');
+    throw usage(id, text.replace(/\.$/, ''));
   }
   const v = parsed.values as Record<string, string | boolean | undefined>;
   const str = (name: string) => v[name] as string | undefined;

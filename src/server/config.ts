@@ -7,6 +7,8 @@ import { identity } from '../identity';
 export interface ServerConfig {
   listen: Address;
   greeting: string;
+  /** False when the default file was absent and the defaults apply. */
+  fromFile: boolean;
 }
 
 export const defaults = {
@@ -25,7 +27,7 @@ export function loadConfig(path: string, required: boolean): ServerConfig {
   try {
     text = readFileSync(path, 'utf8');
   } catch (e) {
-    if (!required && (e as NodeJS.ErrnoException).code === 'ENOENT') return fromTable({}, path);
+    if (!required && (e as NodeJS.ErrnoException).code === 'ENOENT') return { ...fromTable({}, path), fromFile: false };
     throw configError(path, `cannot read it: ${reason(e)}; fix the path or the permissions`);
   }
   let table: Record<string, unknown>;
@@ -53,7 +55,7 @@ function fromTable(table: Record<string, unknown>, path: string): ServerConfig {
   } catch (e) {
     throw configError(path, `listen ${(e as Error).message}`);
   }
-  return { listen, greeting: stringSetting(table, 'greeting', path) ?? defaults.greeting };
+  return { listen, greeting: stringSetting(table, 'greeting', path) ?? defaults.greeting, fromFile: true };
 }
 
 function stringSetting(table: Record<string, unknown>, key: string, path: string): string | undefined {

@@ -14,6 +14,7 @@ export interface ServerOptions {
 export async function startServer(daemon: Daemon, opts: ServerOptions): Promise<void> {
   // Hook 1: config errors. A DaemonError reaches the starting terminal and sets the exit code.
   let config: ServerConfig = loadConfig(opts.configPath, opts.configRequired);
+  if (!config.fromFile) daemon.log.info(`no config file at ${opts.configPath}; using the defaults`);
   const address = opts.listen ? parseAddress(opts.listen) : config.listen;
   const started = Date.now();
   let stopping = false;

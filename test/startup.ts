@@ -1,0 +1,162 @@
+// The start-up protocol (native/fork_parent.c) through a fixture daemon that misbehaves on purpose.
+import { execFileSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import t from 'tap';
+import { alive, processesMentioning, root, run, spawnClean, tempDir, waitFor, type Ran } from './lib/proc';
+
+const fixture = join(root, 'test', 'fixtures', 'startup.js');
+const start = (dir: string, mode: string, arg = '-', env: NodeJS.ProcessEnv = {}, timeoutMs?: number) =>
+  run([process.execPath, fixture, mode, arg, dir], { env, timeoutMs });
+
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+t.test('a daemon that becomes ready: exit 0, and the marker is not passed on', async (t) => {
+  const dir = tempDir(t);
+  const r = await start(dir, 'ready');
+  t.equal(r.code, 0, r.err);
+  t.equal(r.err, 'fixture: marker inherited by children: false\n', 'exactly what the daemon said, nothing more');
+});
+
+t.test('init that exits with 3: the parent says so and exits 3', async (t) => {
+  const dir = tempDir(t);
+  const r = await start(dir, 'exit', '3');
+  t.equal(r.code, 3);
+  t.equal(r.err, 'fixture: giving up with code 3\nfixture: exited with code 3 during start-up\n');
+  t.same(processesMentioning(dir), []);
+});
+
+/** Runs n starts, `width` at a time. */
+async function many(n: number, width: number, once: () => Promise<Ran>): Promise<Ran[]> {
+  const results: Ran[] = [];
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: width }, async () => {
+      while (next < n) {
+        next++;
+        results.push(await once());
+      }
+    }),
+  );
+  return results;
+}
+
+for (const [mode, arg, signal] of [
+  ['signal', 'SIGSEGV', 'SIGSEGV'],
+  ['signal', 'SIGKILL', 'SIGKILL'],
+  ['close-then-die', '-', 'SIGKILL'],
+] as const) {
+  t.test(`init killed by ${signal}${mode === 'close-then-die' ? ' just after closing stderr' : ''}: 50 of 50 reported, never ready`, async (t) => {
+    const dir = tempDir(t);
+    const runs = await many(50, 4, () => start(dir, mode, arg));
+    const falseReady = runs.filter((r) => r.code === 0).length;
+    const right = runs.filter((r) => r.code === 70 && r.err.includes(`fixture: killed by ${signal} during start-up`)).length;
+    t.equal(falseReady, 0, 'no crash reported as ready');
+    t.equal(right, 50, `every run says "killed by ${signal}" and exits 70`);
+    if (right !== 50) t.comment(runs.find((r) => r.code !== 70)?.err ?? '');
+    t.same(processesMentioning(dir), []);
+  });
+}
+
+t.test('10 MB of binary start-up output reaches the terminal byte-exact', async (t) => {
+  const dir = tempDir(t);
+  const data = randomBytes(10 * 1024 * 1024);
+  for (let i = 0; i < data.length; i++) if (data[i] === 0x0a) data[i] = 0x0b; // no newlines at all
+  writeFileSync(join(dir, 'data'), data);
+  const r = await start(dir, 'relay', join(dir, 'data'));
+  t.equal(r.code, 0);
+  t.equal(r.stderr.length, data.length, 'length');
+  t.equal(sha(r.stderr), sha(data), 'sha256');
+});
+
+t.test('--ready-timeout: the parent says so, stops the child, exits 69', async (t) => {
+  const dir = tempDir(t);
+  const began = Date.now();
+  const r = await start(dir, 'slow', '-', { FIXTURE_READY_TIMEOUT_MS: '1000' });
+  t.equal(r.code, 69);
+  t.match(r.err, 'fixture: not ready after 1 s; stopping it (a slow start needs a longer --ready-timeout)');
+  t.match(r.err, 'fixture: start-up cancelled (SIGTERM)', "the child's last words are relayed");
+  t.ok(Date.now() - began < 5000, 'returns promptly');
+  t.same(processesMentioning(dir), [], 'no process left');
+});
+
+t.test('--ready-timeout with a child that ignores SIGTERM: SIGKILL after the grace period', async (t) => {
+  const dir = tempDir(t);
+  const r = await start(dir, 'slow', 'ignore-term', { FIXTURE_READY_TIMEOUT_MS: '500' });
+  t.equal(r.code, 69);
+  t.match(r.err, 'SIGTERM ignored');
+  t.same(processesMentioning(dir), [], 'no process left');
+});
+
+t.test('SIGTERM to the waiting parent cancels the start: it relays, dies of SIGTERM, leaves nothing', async (t) => {
+  const dir = tempDir(t);
+  const child = spawnClean([process.execPath, fixture, 'slow', '-', dir], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  child.stderr!.on('data', (b: Buffer) => (err += b.toString()));
+  const closed = new Promise<[number | null, string | null]>((r) => child.on('close', (c, s) => r([c, s])));
+  await waitFor('the slow init', () => err.includes('initialising slowly'));
+  const daemonPid = Number(/pid (\d+)/.exec(err)![1]);
+  child.kill('SIGTERM');
+  const [code, signal] = await closed;
+  t.equal(code, null);
+  t.equal(signal, 'SIGTERM');
+  t.match(err, 'fixture: start-up cancelled (SIGTERM)\nfixture: stopped\nfixture: start-up cancelled by SIGTERM\n');
+  t.notOk(alive(daemonPid));
+  t.same(processesMentioning(dir), []);
+});
+
+t.test('Ctrl-C at a real terminal (tmux) cancels the start and leaves no process', async (t) => {
+  const dir = tempDir(t);
+  const tmux = (...args: string[]) => execFileSync('tmux', ['-L', `forkd-test-${process.pid}`, ...args], { encoding: 'utf8' });
+  t.teardown(() => {
+    try {
+      tmux('kill-server');
+    } catch {
+      // already gone
+    }
+  });
+  // Only the fixture's command line may name dir: the script, its cwd and the exit file live in
+  // another directory (the tmux server keeps its own argv). The trap keeps the shell going to
+  // record $? (a shell whose child dies of SIGINT stops too); children get SIGINT's default
+  // disposition back, so the fixture sees a real Ctrl-C.
+  const shellDir = tempDir(t);
+  const exitFile = join(shellDir, 'exit');
+  writeFileSync(join(shellDir, 'run.sh'), `trap 'true' INT\n'${process.execPath}' '${fixture}' slow - '${dir}'\necho $? > exit\nsleep 60\n`);
+  tmux('new-session', '-d', '-x', '160', '-y', '20', '-c', shellDir, 'env -u NODE_OPTIONS sh ./run.sh');
+  const screen = () => tmux('capture-pane', '-p');
+  await waitFor('the slow init on screen', () => screen().includes('initialising slowly'));
+  const daemonPid = Number(/pid (\d+)/.exec(screen())![1]);
+  t.ok(alive(daemonPid));
+  tmux('send-keys', 'C-c');
+  await waitFor('the shell to record the exit status', () => existsSync(exitFile) && readFileSync(exitFile, 'utf8').endsWith('\n'));
+  t.equal(readFileSync(exitFile, 'utf8'), '130\n', 'the parent died of SIGINT (130)');
+  t.match(screen(), 'fixture: start-up cancelled by SIGINT');
+  t.notOk(alive(daemonPid), 'the daemon is gone');
+  t.same(processesMentioning(dir), [], 'no process left');
+});
+
+t.test('re-exec fails (E2BIG): a message and exit 71', async (t) => {
+  const dir = tempDir(t);
+  const r = await start(dir, 'exec-fails');
+  t.equal(r.code, 71);
+  t.equal(r.err, 'fixture: cannot re-execute /proc/self/exe: Argument list too long\n');
+});
+
+t.test('no fd left for the pipes (EMFILE): an error, no fd leaked, exit 71', async (t) => {
+  const dir = tempDir(t);
+  const r = await start(dir, 'no-fds');
+  const m = /forkParent: (\w+); fds before (\d+), after (\d+)/.exec(r.stdout);
+  t.ok(m, r.stdout);
+  t.equal(m![1], 'EMFILE');
+  t.equal(m![3], m![2], 'the failed call closed every fd it opened');
+  t.equal(r.code, 71);
+  t.match(r.err, 'fixture: cannot start the daemon process: too many open files (EMFILE); raise the open-file limit (ulimit -n)');
+});
+
+t.test('fork refused (EAGAIN at the process limit): a message and exit 71', { skip: process.getuid!() !== 0 && 'needs root to become nobody' }, async (t) => {
+  const dir = tempDir(t);
+  const r = await run(['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, fixture, 'no-procs', '-', dir]);
+  t.equal(r.code, 71, r.err);
+  t.match(r.err, 'fixture: cannot start the daemon process: resource temporarily unavailable (EAGAIN)');
+});
