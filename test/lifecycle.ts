@@ -47,6 +47,7 @@ for (const launcher of launchers()) {
       t.equal(st.pgrp, pid, 'process group leader');
       t.equal(st.ttyNr, 0, 'no controlling terminal');
       t.equal(readlinkSync(`/proc/${pid}/cwd`), '/', 'cwd is /');
+      t.match(readFileSync(`/proc/${pid}/status`, 'utf8'), /^Umask:\t0022$/m, 'umask 022');
       const fds = fdTargets(pid);
       t.equal(fds.get(0), '/dev/null', 'stdin is /dev/null');
       t.equal(fds.get(1), '/dev/null', 'stdout is /dev/null');

@@ -89,22 +89,24 @@ t.test('--ready-timeout with a child that ignores SIGTERM: SIGKILL after the gra
   t.same(processesMentioning(dir), [], 'no process left');
 });
 
-t.test('SIGTERM to the waiting parent cancels the start: it relays, dies of SIGTERM, leaves nothing', async (t) => {
-  const dir = tempDir(t);
-  const child = spawnClean([process.execPath, fixture, 'slow', '-', dir], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let err = '';
-  child.stderr!.on('data', (b: Buffer) => (err += b.toString()));
-  const closed = new Promise<[number | null, string | null]>((r) => child.on('close', (c, s) => r([c, s])));
-  await waitFor('the slow init', () => err.includes('initialising slowly'));
-  const daemonPid = Number(/pid (\d+)/.exec(err)![1]);
-  child.kill('SIGTERM');
-  const [code, signal] = await closed;
-  t.equal(code, null);
-  t.equal(signal, 'SIGTERM');
-  t.match(err, 'fixture: start-up cancelled (SIGTERM)\nfixture: stopped\nfixture: start-up cancelled by SIGTERM\n');
-  t.notOk(alive(daemonPid));
-  t.same(processesMentioning(dir), []);
-});
+for (const signal of ['SIGTERM', 'SIGHUP'] as const) {
+  t.test(`${signal} to the waiting parent cancels the start: it relays, dies of ${signal}, leaves nothing`, async (t) => {
+    const dir = tempDir(t);
+    const child = spawnClean([process.execPath, fixture, 'slow', '-', dir], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr!.on('data', (b: Buffer) => (err += b.toString()));
+    const closed = new Promise<[number | null, string | null]>((r) => child.on('close', (c, s) => r([c, s])));
+    await waitFor('the slow init', () => err.includes('initialising slowly'));
+    const daemonPid = Number(/pid (\d+)/.exec(err)![1]);
+    child.kill(signal);
+    const [code, died] = await closed;
+    t.equal(code, null);
+    t.equal(died, signal);
+    t.match(err, `fixture: start-up cancelled (SIGTERM)\nfixture: stopped\nfixture: start-up cancelled by ${signal}\n`);
+    t.notOk(alive(daemonPid));
+    t.same(processesMentioning(dir), []);
+  });
+}
 
 t.test('Ctrl-C at a real terminal (tmux) cancels the start and leaves no process', async (t) => {
   const dir = tempDir(t);
