@@ -1,18 +1,12 @@
 // The executable's entry: parse args → daemonize → start the server → ready (DESIGN.md §1).
 // Only the argument parser and the runtime load before the fork; the server loads in the daemon.
-import { helpText, parseCommandLine, type CommandLine } from './cli';
-import { control, daemonize, DaemonError, Logger } from './daemon';
+import { helpText, parseCommandLine, type RunOptions } from './cli';
+import { control, daemonize, DaemonError, dropInheritedNodeVariables, EX, Logger, singleExecutable } from './daemon';
 import { identity } from './identity';
 
 async function main(): Promise<void> {
-  let cli: CommandLine;
-  try {
-    cli = parseCommandLine(process.argv.slice(2), identity);
-  } catch (e) {
-    if (!(e instanceof DaemonError)) throw e;
-    new Logger(identity.name).error(e.message);
-    process.exit(e.exitCode);
-  }
+  if (singleExecutable()) dropInheritedNodeVariables();
+  const cli = parseCommandLine(process.argv.slice(2), identity);
   switch (cli.kind) {
     case 'help':
       process.stdout.write(helpText(identity));
@@ -24,9 +18,11 @@ async function main(): Promise<void> {
       process.exitCode = await control(cli.command, cli.pidFile, identity.name);
       return;
     case 'run':
-      break;
+      return run(cli.options);
   }
-  const o = cli.options;
+}
+
+async function run(o: RunOptions): Promise<void> {
   const daemon = daemonize({
     name: identity.name,
     foreground: o.foreground,
@@ -41,4 +37,13 @@ async function main(): Promise<void> {
   });
 }
 
-void main();
+main().catch((e: unknown) => {
+  // Usage errors and failures before the daemon exists (the native addon cannot be loaded).
+  const log = new Logger(identity.name);
+  if (e instanceof DaemonError) {
+    log.error(e.message);
+    process.exit(e.exitCode);
+  }
+  log.error(`internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+  process.exit(EX.SOFTWARE);
+});

@@ -45,15 +45,15 @@ export function daemonize(opts: DaemonOptions): Daemon {
 
 /** The ready channel's fd if this process is the re-executed daemon; the marker is not inherited. */
 function takeReadyChannel(): number | undefined {
-  const marker = process.env[native.readyMarker];
+  const marker = process.env[native().readyMarker];
   if (marker === undefined) return undefined;
-  delete process.env[native.readyMarker];
+  delete process.env[native().readyMarker];
   const m = /^(\d+):(\d+)$/.exec(marker);
   // A marker naming another pid was inherited from some other daemon: not ours.
   if (!m || Number(m[1]) !== process.pid) return undefined;
   const fd = Number(m[2]);
   try {
-    native.claimReadyChannel(fd);
+    native().claimReadyChannel(fd);
   } catch {
     return undefined;
   }
@@ -64,7 +64,7 @@ function runParent(opts: DaemonOptions): never {
   const log = new Logger(opts.name);
   let result;
   try {
-    result = native.forkParent(opts.name, opts.readyTimeoutMs ?? 30_000, 5_000);
+    result = native().forkParent(opts.name, opts.readyTimeoutMs ?? 30_000, 5_000);
   } catch (e) {
     const hint = /EMFILE|ENFILE/.test(String((e as { code?: string }).code))
       ? 'raise the open-file limit (ulimit -n)'
@@ -150,7 +150,7 @@ export class Daemon {
       const fd = this.readyFd;
       this.readyFd = undefined;
       try {
-        native.signalReady(fd);
+        native().signalReady(fd);
       } catch {
         // The starting parent is gone (killed): nobody waits for the word, so serve on.
       }
@@ -199,7 +199,7 @@ export class Daemon {
   }
 
   private switchStderr(fd: number): void {
-    native.dup2(fd, 2);
+    native().dup2(fd, 2);
     closeSync(fd);
     if (this.opts.logFile) this.log.style = 'stamped';
   }

@@ -4,3 +4,4 @@ export { control, LSB, type ControlCommand } from './control';
 export { DaemonError, EX, reason } from './exit-codes';
 export { parseAddress, formatAddress, type Address } from './address';
 export { Logger } from './logger';
+export { singleExecutable, dropInheritedNodeVariables } from './executable';

@@ -1,5 +1,10 @@
 // The one loader of the native addon (native/, built by cmake-js).
+import { closeSync, constants, mkdtempSync, openSync, rmdirSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { getSystemErrorName } from 'node:util';
+import { DaemonError, EX } from './exit-codes';
+import { singleExecutable } from './executable';
 
 export interface ForkParentResult {
   pid: number;
@@ -21,14 +26,89 @@ export interface NativeAddon {
 
 const builtAt = '../../build/Release/forkd.node';
 
+/** The addon's name among the single executable's assets (scripts/build-executable.js). */
+export const addonAsset = 'forkd.node';
+
 function load(): NativeAddon {
+  const sea = singleExecutable();
+  if (sea) return loadFromExecutable(Buffer.from(sea.getRawAsset(addonAsset)));
   try {
-    // A literal path, so that bundlers and the single-executable builder can see the addon.
+    // A literal path, so that bundlers can see the addon (the executable carries it as an asset).
     return require('../../build/Release/forkd.node') as NativeAddon;
   } catch (e) {
     const why = e instanceof Error ? e.message.split('\n')[0] : String(e);
-    throw new Error(`cannot load the forkd native addon (tried ${builtAt}): ${why}; run "npm run build"`);
+    throw new DaemonError(`cannot load the native addon (tried ${builtAt}): ${why}; run "npm run build"`, EX.SOFTWARE);
   }
+}
+
+/** Where the executable may put the addon for dlopen: private to this user, never shared. */
+function addonDir(): { dir: string; variable: string } {
+  const runtime = process.env.RUNTIME_DIRECTORY?.split(':')[0];
+  if (runtime) return { dir: runtime, variable: 'RUNTIME_DIRECTORY' };
+  return { dir: tmpdir(), variable: 'TMPDIR' };
+}
+
+/**
+ * dlopen needs a file. In the single executable the addon is an asset in memory: write it to an
+ * unnamed O_TMPFILE (no name anyone could open or replace, gone when closed) and load it through
+ * /proc/self/fd; where the file system has no O_TMPFILE, use a fresh 0700 directory and remove
+ * the file at once. Nothing is left behind, and nothing is read from a shared cache.
+ */
+function loadFromExecutable(bytes: Buffer): NativeAddon {
+  const { dir, variable } = addonDir();
+  const module = { exports: {} as NativeAddon };
+  const dlopenFrom = (path: string) => {
+    try {
+      process.dlopen(module, path);
+    } catch (e) {
+      const why = e instanceof Error ? e.message.split('\n')[0] : String(e);
+      const noexec = /failed to map segment|operation not permitted/i.test(why);
+      throw new DaemonError(
+        noexec
+          ? `cannot load the native addon from ${dir}: it is mounted noexec; set ${variable} to a directory where code may run`
+          : `cannot load the native addon from ${dir}: ${why}; set ${variable} to another directory`,
+        EX.OSERR,
+      );
+    }
+  };
+  const O_TMPFILE = 0o20000000 | constants.O_DIRECTORY;
+  let fd: number | undefined;
+  try {
+    fd = openSync(dir, O_TMPFILE | constants.O_RDWR, 0o600);
+  } catch {
+    fd = undefined; // no O_TMPFILE here (or no such directory: the fallback says which)
+  }
+  if (fd !== undefined) {
+    try {
+      writeAllSync(fd, bytes);
+      dlopenFrom(`/proc/self/fd/${fd}`);
+    } finally {
+      closeSync(fd);
+    }
+    return module.exports;
+  }
+  let privateDir: string;
+  try {
+    privateDir = mkdtempSync(join(dir, 'forkd-addon-'));
+  } catch (e) {
+    throw new DaemonError(
+      `cannot load the native addon: cannot create a private directory in ${dir} (${(e as NodeJS.ErrnoException).code}); set ${variable} to a writable directory`,
+      EX.OSERR,
+    );
+  }
+  const file = join(privateDir, addonAsset);
+  try {
+    writeFileSync(file, bytes, { mode: 0o600, flag: 'wx' });
+    dlopenFrom(file);
+  } finally {
+    rmSync(file, { force: true });
+    rmdirSync(privateDir);
+  }
+  return module.exports;
+}
+
+function writeAllSync(fd: number, data: Buffer): void {
+  for (let off = 0; off < data.length; ) off += writeSync(fd, data, off);
 }
 
 /** Gives the addon's errors Node's `code` ("ENOENT"), so callers handle them like fs errors. */
@@ -52,4 +132,10 @@ function withCodes(addon: NativeAddon): NativeAddon {
   return wrapped as unknown as NativeAddon;
 }
 
-export const native: NativeAddon = withCodes(load());
+let loaded: NativeAddon | undefined;
+
+/** The addon, loaded on first use (--help and --version never need it). */
+export function native(): NativeAddon {
+  loaded ??= withCodes(load());
+  return loaded;
+}

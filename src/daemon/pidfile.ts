@@ -12,7 +12,7 @@ export class PidFile {
   /** Takes the pid file for this process, or throws a DaemonError that says why and what to do. */
   static acquire(path: string, name: string): PidFile {
     try {
-      return new PidFile(path, native.pidfileAcquire(path, process.pid));
+      return new PidFile(path, native().pidfileAcquire(path, process.pid));
     } catch (e) {
       throw acquireError(e, path, name);
     }
@@ -24,7 +24,7 @@ export class PidFile {
     const fd = this.fd;
     this.fd = undefined;
     try {
-      native.pidfileRelease(fd, this.path);
+      native().pidfileRelease(fd, this.path);
     } catch {
       // The directory may have become unwritable (privileges dropped): the lock still goes.
     }
@@ -40,7 +40,7 @@ export type PidFileState =
 /** What the pid file at path says, for stop/status/reload. */
 export function probePidFile(path: string): PidFileState {
   try {
-    const { running, pid } = native.pidfileProbe(path);
+    const { running, pid } = native().pidfileProbe(path);
     return running ? { state: 'running', pid } : { state: 'stale', pid };
   } catch (e) {
     if (isSystemError(e) && e.code === 'ENOENT') return { state: 'absent' };

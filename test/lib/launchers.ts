@@ -1,4 +1,5 @@
 // How the lifecycle suite starts the daemon: one suite, one launcher per build of it.
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { root } from './proc';
 
@@ -10,6 +11,15 @@ export interface Launcher {
 
 export const devBuild: Launcher = { name: 'dev build', cmd: [process.execPath, join(root, 'dist', 'main.js')] };
 
+const name = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { forkd: { name: string } }).forkd.name;
+
+/** out/<name>, built by `npm run build` (scripts/build-executable.js). */
+export const executablePath = join(root, 'out', name);
+
+export const singleExecutable: Launcher = { name: 'single executable', cmd: [executablePath] };
+
+/** Both builds. A missing executable is a failure, not a skip: `npm run build` makes it. */
 export function launchers(): Launcher[] {
-  return [devBuild];
+  if (!existsSync(executablePath)) throw new Error(`${executablePath} is missing: run "npm run build"`);
+  return [devBuild, singleExecutable];
 }

