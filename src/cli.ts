@@ -41,7 +41,7 @@ export const exitCodes: [number, string][] = [
   [66, 'the --chdir directory cannot be entered'],
   [69, 'service unavailable: address in use, already running, or not ready within --ready-timeout'],
   [70, 'the daemon crashed during start-up (killed by a signal), or an internal error'],
-  [71, 'the system refused a pipe, a fork or the re-exec'],
+  [71, 'the system refused a pipe, a fork or the re-exec, or the native addon cannot be loaded'],
   [73, 'the pid file or log file cannot be created'],
   [77, 'permission denied (for example a port below 1024 without privilege)'],
   [78, 'configuration error'],
