@@ -4,10 +4,13 @@
 #include <cerrno>
 #include <cstring>
 #include <string>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include "fork_parent.h"
 #include "pidfile.h"
+#include "privileges.h"
+#include "sd_notify.h"
 
 namespace {
 
@@ -97,6 +100,52 @@ Napi::Value Dup2(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// notify(socketPath, state): one datagram to the service manager.
+Napi::Value Notify(const Napi::CallbackInfo& info) {
+  std::string path = StringArg(info, 0, "socketPath");
+  std::string state = StringArg(info, 1, "state");
+  if (sd_notify_send(path.c_str(), state.c_str()) < 0) throw SystemError(info.Env(), errno, "sd_notify");
+  return info.Env().Undefined();
+}
+
+Napi::Value MonotonicUsec(const Napi::CallbackInfo& info) {
+  return Napi::BigInt::New(info.Env(), static_cast<uint64_t>(sd_notify_monotonic_usec()));
+}
+
+// lookupUser(name) -> { uid, gid }; lookupGroup(name) -> gid.
+Napi::Value LookupUser(const Napi::CallbackInfo& info) {
+  std::string name = StringArg(info, 0, "name");
+  uid_t uid;
+  gid_t gid;
+  if (privileges_lookup_user(name.c_str(), &uid, &gid) < 0) throw SystemError(info.Env(), errno, "getpwnam");
+  Napi::Object out = Napi::Object::New(info.Env());
+  out.Set("uid", Napi::Number::New(info.Env(), uid));
+  out.Set("gid", Napi::Number::New(info.Env(), gid));
+  return out;
+}
+
+Napi::Value LookupGroup(const Napi::CallbackInfo& info) {
+  std::string name = StringArg(info, 0, "name");
+  gid_t gid;
+  if (privileges_lookup_group(name.c_str(), &gid) < 0) throw SystemError(info.Env(), errno, "getgrnam");
+  return Napi::Number::New(info.Env(), gid);
+}
+
+// dropPrivileges(user, uid, gid): initgroups, setgid, setuid, verified.
+Napi::Value DropPrivileges(const Napi::CallbackInfo& info) {
+  std::string user = StringArg(info, 0, "user");
+  if (privileges_drop(user.c_str(), IntArg(info, 1, "uid"), IntArg(info, 2, "gid")) < 0)
+    throw SystemError(info.Env(), errno, "drop privileges");
+  return info.Env().Undefined();
+}
+
+Napi::Value SetCloexec(const Napi::CallbackInfo& info) {
+  int fd = IntArg(info, 0, "fd");
+  int flags = fcntl(fd, F_GETFD);
+  if (flags < 0 || fcntl(fd, F_SETFD, flags | FD_CLOEXEC) < 0) throw SystemError(info.Env(), errno, "fcntl");
+  return info.Env().Undefined();
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("forkParent", Napi::Function::New(env, ForkParent));
   exports.Set("claimReadyChannel", Napi::Function::New(env, ClaimReadyChannel));
@@ -105,6 +154,12 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("pidfileProbe", Napi::Function::New(env, PidfileProbe));
   exports.Set("pidfileRelease", Napi::Function::New(env, PidfileRelease));
   exports.Set("dup2", Napi::Function::New(env, Dup2));
+  exports.Set("notify", Napi::Function::New(env, Notify));
+  exports.Set("lookupUser", Napi::Function::New(env, LookupUser));
+  exports.Set("lookupGroup", Napi::Function::New(env, LookupGroup));
+  exports.Set("dropPrivileges", Napi::Function::New(env, DropPrivileges));
+  exports.Set("setCloexec", Napi::Function::New(env, SetCloexec));
+  exports.Set("monotonicUsec", Napi::Function::New(env, MonotonicUsec));
   exports.Set("readyMarker", Napi::String::New(env, FORK_PARENT_MARKER));
   return exports;
 }

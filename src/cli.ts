@@ -30,6 +30,13 @@ export const optionSpecs: OptionSpec[] = [
     value: 'SEC',
     help: () => 'stop the start and exit 69 if not ready within SEC seconds (default: 30; 0: no limit)',
   },
+  {
+    name: 'user',
+    short: 'u',
+    value: 'USER',
+    help: () => 'started as root: become USER once listening (ports below 1024 still work)',
+  },
+  { name: 'group', short: 'g', value: 'GROUP', help: () => "with --user: this group instead of the user's own" },
   { name: 'foreground', short: 'f', help: () => 'do not fork: stay attached, log to stderr (systemd, containers)' },
   { name: 'help', short: 'h', help: () => 'show this help and exit' },
   { name: 'version', short: 'V', help: () => 'show the version and exit' },
@@ -39,11 +46,12 @@ export const exitCodes: [number, string][] = [
   [0, 'started: the daemon is ready and serving (or: stopped cleanly)'],
   [64, 'bad command line'],
   [66, 'the --chdir directory cannot be entered'],
+  [67, 'the --user or --group does not exist'],
   [69, 'service unavailable: address in use, already running, or not ready within --ready-timeout'],
   [70, 'the daemon crashed during start-up (killed by a signal), or an internal error'],
   [71, 'the system refused a pipe, a fork or the re-exec, or the native addon cannot be loaded'],
   [73, 'the pid file or log file cannot be created'],
-  [77, 'permission denied (for example a port below 1024 without privilege)'],
+  [77, 'permission denied (a port below 1024 without privilege; --user when not root)'],
   [78, 'configuration error'],
   [130, 'start-up cancelled by Ctrl-C (the parent dies of the same signal: 128 + its number)'],
 ];
@@ -90,6 +98,8 @@ export interface RunOptions {
   logFile?: string;
   chdir: string;
   readyTimeoutMs: number;
+  user?: string;
+  group?: string;
 }
 
 export type CommandLine =
@@ -135,6 +145,9 @@ export function parseCommandLine(argv: string[], id: Identity): CommandLine {
     }
   }
   const foreground = v.foreground === true;
+  if (str('group') !== undefined && str('user') === undefined) throw usage(id, '--group needs --user');
+  for (const o of ['user', 'group'])
+    if (str(o) === '') throw usage(id, `--${o} needs a non-empty value`);
   const config = absolute(id, 'config', str('config'));
   return {
     kind: 'run',
@@ -147,6 +160,8 @@ export function parseCommandLine(argv: string[], id: Identity): CommandLine {
       logFile: absolute(id, 'log', str('log')),
       chdir: absolute(id, 'chdir', str('chdir')) ?? '/',
       readyTimeoutMs: seconds(id, str('ready-timeout')),
+      user: str('user'),
+      group: str('group'),
     },
   };
 }

@@ -30,6 +30,8 @@ async function run(o: RunOptions): Promise<void> {
     pidFile: o.pidFile,
     chdir: o.chdir,
     logFile: o.logFile,
+    user: o.user,
+    group: o.group,
   });
   await daemon.run(() => {
     const { startServer } = require('./server/index') as typeof import('./server/index');

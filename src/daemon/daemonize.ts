@@ -1,10 +1,11 @@
 // daemonize() and the daemon's lifecycle: set-up, ready, reload, graceful stop (DESIGN.md §1).
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, fchownSync, openSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { DaemonError, EX, reason } from './exit-codes';
 import { Logger } from './logger';
 import { native } from './native';
 import { PidFile } from './pidfile';
+import { ServiceManager, stderrIsJournal, type ListenFd } from './service-manager';
 
 export interface DaemonOptions {
   /** Name used in messages. */
@@ -23,6 +24,16 @@ export interface DaemonOptions {
   logFile?: string;
   /** Bound on a graceful stop before the daemon exits anyway. Default 10 s. */
   stopTimeoutMs?: number;
+  /** Started as root: become this user once ready() is called (after binding). */
+  user?: string;
+  /** With user: this group instead of the user's primary group. */
+  group?: string;
+}
+
+interface Identity {
+  user: string;
+  uid: number;
+  gid: number;
 }
 
 type Hook = () => void | Promise<void>;
@@ -88,12 +99,15 @@ export class Daemon {
   private readonly stopHooks: Hook[] = [];
   private readonly reloadHooks: Hook[] = [];
   private reloading: Promise<void> | undefined;
+  private manager: ServiceManager | undefined;
+  private dropTo: Identity | undefined;
 
   constructor(
     private readonly opts: DaemonOptions,
     private readyFd: number | undefined,
   ) {
     this.log = new Logger(opts.name);
+    if (stderrIsJournal()) this.log.style = 'journal';
     this.foreground = opts.foreground === true && readyFd === undefined;
     process.on('SIGTERM', () => void this.stop('SIGTERM'));
     process.on('SIGINT', () => void this.stop('SIGINT'));
@@ -106,6 +120,16 @@ export class Daemon {
   /** True in the process that serves once the start-up finished. */
   get isReady(): boolean {
     return this.state === 'ready';
+  }
+
+  /** Sockets passed by socket activation (LISTEN_FDS): serve on these instead of binding. */
+  get listenFds(): ListenFd[] {
+    return this.manager?.listenFds ?? [];
+  }
+
+  /** A one-line status for the service manager (systemctl status); a no-op without one. */
+  status(text: string): void {
+    this.manager?.notify(`STATUS=${text}`);
   }
 
   /**
@@ -137,8 +161,9 @@ export class Daemon {
    * Start-up is complete: fd 2 moves to the log target, and the waiting parent exits 0.
    * Call it once the daemon serves (its sockets accept connections).
    */
-  ready(): void {
+  ready(status?: string): void {
     if (this.state !== 'starting') return;
+    if (this.dropTo) this.dropPrivileges(this.dropTo);
     this.state = 'ready';
     if (this.logFd !== undefined) {
       this.switchStderr(this.logFd);
@@ -155,6 +180,8 @@ export class Daemon {
         // The starting parent is gone (killed): nobody waits for the word, so serve on.
       }
     }
+    this.manager?.ready(status);
+    this.manager?.startWatchdog();
     this.log.info(`ready (pid ${process.pid})`);
   }
 
@@ -186,13 +213,52 @@ export class Daemon {
     } catch (e) {
       throw new DaemonError(`cannot change directory to ${dir}: ${reason(e)}; create it or choose another --chdir`, EX.NOINPUT);
     }
+    this.dropTo = this.resolveUser();
     if (this.opts.logFile) this.logFd = this.openLog(this.opts.logFile);
     if (this.opts.pidFile) this.pidFile = PidFile.acquire(this.opts.pidFile, this.opts.name);
+    this.manager = ServiceManager.fromEnvironment();
+  }
+
+  /** Checks --user/--group before anything is done, so a typo fails the start at once. */
+  private resolveUser(): Identity | undefined {
+    const { user, group } = this.opts;
+    if (!user) return undefined;
+    let ids: { uid: number; gid: number };
+    try {
+      ids = native().lookupUser(user);
+    } catch (e) {
+      throw new DaemonError(`unknown user "${user}" (${reason(e)}); create it or choose another --user`, EX.NOUSER);
+    }
+    let gid = ids.gid;
+    if (group) {
+      try {
+        gid = native().lookupGroup(group);
+      } catch (e) {
+        throw new DaemonError(`unknown group "${group}" (${reason(e)}); create it or choose another --group`, EX.NOUSER);
+      }
+    }
+    if (process.geteuid!() !== 0) {
+      if (ids.uid === process.geteuid!() && gid === process.getegid!()) return undefined;
+      throw new DaemonError(`--user ${user} needs root (running as uid ${process.geteuid!()}); start as root or leave out --user`, EX.NOPERM);
+    }
+    return { user, uid: ids.uid, gid };
+  }
+
+  private dropPrivileges(to: Identity): void {
+    try {
+      native().dropPrivileges(to.user, to.uid, to.gid);
+    } catch (e) {
+      this.fail(new DaemonError(`cannot drop privileges to ${to.user}: ${reason(e)}`, EX.OSERR));
+    }
+    this.log.info(`running as ${to.user} (uid ${to.uid}, gid ${to.gid})`);
   }
 
   private openLog(path: string): number {
     try {
-      return openSync(path, 'a', 0o640);
+      const fd = openSync(path, 'a', 0o640);
+      // The daemon reopens it on SIGHUP, after it has dropped root.
+      if (this.dropTo) fchownSync(fd, this.dropTo.uid, this.dropTo.gid);
+      return fd;
     } catch (e) {
       throw new DaemonError(`cannot open log file ${path}: ${reason(e)}; fix its directory's permissions or choose another --log`, EX.CANTCREAT);
     }
@@ -201,13 +267,14 @@ export class Daemon {
   private switchStderr(fd: number): void {
     native().dup2(fd, 2);
     closeSync(fd);
-    if (this.opts.logFile) this.log.style = 'stamped';
+    this.log.style = stderrIsJournal() ? 'journal' : this.opts.logFile ? 'stamped' : 'plain';
   }
 
   private async stop(signal: NodeJS.Signals): Promise<void> {
     if (this.state === 'stopping') return;
     const wasReady = this.state === 'ready';
     this.state = 'stopping';
+    this.manager?.stopping();
     this.log.info(wasReady ? `stopping (${signal})` : `start-up cancelled (${signal})`);
     const bound = this.opts.stopTimeoutMs ?? 10_000;
     const timer = setTimeout(() => {
@@ -240,6 +307,15 @@ export class Daemon {
 
   private async reloadOnce(): Promise<void> {
     if (this.state !== 'ready') return;
+    this.manager?.reloading();
+    try {
+      await this.reloadSteps();
+    } finally {
+      if (this.state === 'ready') this.manager?.ready();
+    }
+  }
+
+  private async reloadSteps(): Promise<void> {
     if (this.opts.logFile) {
       try {
         this.switchStderr(this.openLog(this.opts.logFile));

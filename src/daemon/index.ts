@@ -5,3 +5,4 @@ export { DaemonError, EX, reason } from './exit-codes';
 export { parseAddress, formatAddress, type Address } from './address';
 export { Logger } from './logger';
 export { singleExecutable, dropInheritedNodeVariables } from './executable';
+export { ServiceManager, stderrIsJournal, type ListenFd } from './service-manager';

@@ -3,8 +3,13 @@ import { writeSync } from 'node:fs';
 
 export type Level = 'error' | 'warning' | 'info';
 
-/** plain: "name: message" for a person at a terminal; stamped: time, pid and level for a file. */
-export type LogStyle = 'plain' | 'stamped';
+/**
+ * plain: "name: message" for a person at a terminal; stamped: time, pid and level for a file;
+ * journal: "<3>message" (sd-daemon(3) priority prefixes) when stderr is the journal's stream.
+ */
+export type LogStyle = 'plain' | 'stamped' | 'journal';
+
+const priority: Record<Level, number> = { error: 3, warning: 4, info: 6 };
 
 export class Logger {
   style: LogStyle = 'plain';
@@ -24,10 +29,10 @@ export class Logger {
   }
 
   private write(level: Level, message: string): void {
-    const line =
-      this.style === 'stamped'
-        ? `${new Date().toISOString()} ${this.name}[${process.pid}] ${level}: ${message}\n`
-        : `${this.name}: ${level === 'warning' ? 'warning: ' : ''}${message}\n`;
+    let line: string;
+    if (this.style === 'journal') line = `<${priority[level]}>${message}\n`;
+    else if (this.style === 'stamped') line = `${new Date().toISOString()} ${this.name}[${process.pid}] ${level}: ${message}\n`;
+    else line = `${this.name}: ${level === 'warning' ? 'warning: ' : ''}${message}\n`;
     writeAll(2, Buffer.from(line));
   }
 }

@@ -22,6 +22,12 @@ export interface NativeAddon {
   pidfileProbe(path: string): { running: boolean; pid: number };
   pidfileRelease(fd: number, path: string): void;
   dup2(from: number, to: number): void;
+  notify(socketPath: string, state: string): void;
+  monotonicUsec(): bigint;
+  lookupUser(name: string): { uid: number; gid: number };
+  lookupGroup(name: string): number;
+  dropPrivileges(user: string, uid: number, gid: number): void;
+  setCloexec(fd: number): void;
 }
 
 const builtAt = '../../build/Release/forkd.node';

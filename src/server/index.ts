@@ -1,6 +1,7 @@
 // The sample server: an HTTP greeting service. Replace it with yours; keep the lifecycle hooks.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { DaemonError, EX, formatAddress, parseAddress, reason, type Address, type Daemon } from '../daemon';
+import { Server as NetServer, type Socket } from 'node:net';
+import { DaemonError, EX, formatAddress, parseAddress, reason, type Address, type Daemon, type ListenFd } from '../daemon';
 import { loadConfig, type ServerConfig } from './config';
 
 export interface ServerOptions {
@@ -11,16 +12,29 @@ export interface ServerOptions {
   listen?: string;
 }
 
+/** A connection closes once idle this long while stopping (a busy one closes after its response). */
+const idleCloseMs = 250;
+
 export async function startServer(daemon: Daemon, opts: ServerOptions): Promise<void> {
   // Hook 1: config errors. A DaemonError reaches the starting terminal and sets the exit code.
   let config: ServerConfig = loadConfig(opts.configPath, opts.configRequired);
   if (!config.fromFile) daemon.log.info(`no config file at ${opts.configPath}; using the defaults`);
-  const address = opts.listen ? parseAddress(opts.listen) : config.listen;
   const started = Date.now();
   let stopping = false;
 
-  const server = createServer((req, res) => handle(req, res));
+  // Which connections are between requests, so that a graceful stop never cuts one mid-request.
+  const connections = new Map<Socket, { busy: boolean; idleSince: number }>();
+  function track(socket: Socket): void {
+    connections.set(socket, { busy: false, idleSince: Date.now() });
+    socket.on('close', () => connections.delete(socket));
+  }
+
   function handle(req: IncomingMessage, res: ServerResponse): void {
+    const conn = connections.get(req.socket);
+    if (conn) conn.busy = true;
+    res.on('finish', () => {
+      if (conn) (conn.busy = false), (conn.idleSince = Date.now());
+    });
     if (stopping) res.setHeader('Connection', 'close');
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { Allow: 'GET, HEAD', 'Content-Type': 'text/plain' }).end('method not allowed\n');
@@ -37,46 +51,65 @@ export async function startServer(daemon: Daemon, opts: ServerOptions): Promise<
     }
   }
 
-  // Hook 2: bind errors, named with the address and the fix.
-  const bound = await listen(server, address);
-  daemon.log.info(`listening on http://${formatAddress(bound)}`);
+  // Hook 2: bind errors, named with the address and the fix. Under socket activation the
+  // service manager has bound already: serve on the sockets it passed.
+  const activated = daemon.listenFds;
+  if (activated.length > 0 && opts.listen) daemon.log.warn(`--listen ${opts.listen} ignored: serving on the sockets passed by the service manager`);
+  const servers: Server[] = [];
+  const endpoints = activated.length > 0 ? activated : [opts.listen ? parseAddress(opts.listen) : config.listen];
+  for (const endpoint of endpoints) {
+    const server = createServer(handle);
+    server.on('connection', track);
+    servers.push(server);
+    const bound = await listen(server, endpoint);
+    const via = 'fd' in endpoint ? ` (socket activation: fd ${endpoint.fd}, ${endpoint.name})` : '';
+    daemon.log.info(`listening on http://${formatAddress(bound)}${via}`);
+  }
 
   // Hook 3: reload (SIGHUP). Connections stay open; new requests see the new greeting.
   daemon.onReload(() => {
     const next = loadConfig(opts.configPath, opts.configRequired);
-    if (!opts.listen && formatAddress(next.listen) !== formatAddress(config.listen))
+    if (!opts.listen && activated.length === 0 && formatAddress(next.listen) !== formatAddress(config.listen))
       daemon.log.warn(`listen changed to ${formatAddress(next.listen)}: that takes a restart`);
     config = next;
   });
 
-  // Hook 4: graceful stop (SIGTERM). Accept no more; let requests in flight finish.
-  daemon.onStop(
-    () =>
-      new Promise<void>((done) => {
-        stopping = true;
-        server.close(() => done());
-        server.closeIdleConnections();
-      }),
-  );
+  // Hook 4: graceful stop (SIGTERM). Stop accepting; answer what was sent before the stop;
+  // close each connection after its response, or once it has been idle a moment.
+  daemon.onStop(async () => {
+    stopping = true;
+    // net.Server's close, not http.Server's: the latter also drops "idle" connections at once,
+    // including one whose next request is already on its way.
+    const closed = servers.map((s) => new Promise<void>((done) => NetServer.prototype.close.call(s, () => done())));
+    const sweep = setInterval(() => {
+      const now = Date.now();
+      for (const [socket, c] of connections) if (!c.busy && now - c.idleSince >= idleCloseMs) socket.end();
+    }, 50);
+    await Promise.all(closed);
+    clearInterval(sweep);
+  });
 
-  // Hook 5: ready. The port accepts connections, so the starting parent may exit 0.
-  daemon.ready();
+  // Hook 5: ready. The sockets accept connections, so the starting parent may exit 0.
+  daemon.ready(`serving ${servers.length} socket(s)`);
 }
 
-function listen(server: Server, address: Address): Promise<Address> {
+function listen(server: Server, endpoint: Address | ListenFd): Promise<Address> {
   return new Promise((resolve, reject) => {
-    server.once('error', (e) => {
+    const onError = (e: Error) => {
       const code = (e as NodeJS.ErrnoException).code;
-      const where = formatAddress(address);
+      const where = 'fd' in endpoint ? `fd ${endpoint.fd}` : formatAddress(endpoint);
       if (code === 'EADDRINUSE')
         reject(new DaemonError(`cannot bind ${where}: address in use; stop the other server or choose another --listen`, EX.UNAVAILABLE));
       else if (code === 'EACCES')
         reject(new DaemonError(`cannot bind ${where}: permission denied; ports below 1024 need root or CAP_NET_BIND_SERVICE`, EX.NOPERM));
       else reject(new DaemonError(`cannot bind ${where}: ${reason(e)}; choose another --listen`, EX.UNAVAILABLE));
-    });
-    server.listen({ host: address.host, port: address.port, exclusive: true }, () => {
+    };
+    server.once('error', onError);
+    const options = 'fd' in endpoint ? { fd: endpoint.fd } : { host: endpoint.host, port: endpoint.port, exclusive: true };
+    server.listen(options, () => {
+      server.off('error', onError);
       const a = server.address();
-      resolve(a && typeof a === 'object' ? { host: a.address, port: a.port } : address);
+      resolve(a && typeof a === 'object' ? { host: a.address, port: a.port } : { host: String(a), port: 0 });
     });
   });
 }

@@ -141,8 +141,8 @@ export function fdTargets(pid: number): Map<number, string> {
   return fds;
 }
 
-/** Pids of the processes holding a listening TCP socket on port (from /proc/net/tcp{,6}). */
-export function listenerPids(port: number): number[] {
+/** "socket:[inode]" of every listening TCP socket, or of those on port. */
+function listeningInodes(port?: number): Set<string> {
   const inodes = new Set<string>();
   for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
     let text = '';
@@ -154,9 +154,21 @@ export function listenerPids(port: number): number[] {
     for (const line of text.split('\n').slice(1)) {
       const f = line.trim().split(/\s+/);
       if (f.length < 10 || f[3] !== '0A') continue; // 0A: LISTEN
-      if (parseInt(f[1].split(':')[1], 16) === port) inodes.add(`socket:[${f[9]}]`);
+      if (port === undefined || parseInt(f[1].split(':')[1], 16) === port) inodes.add(`socket:[${f[9]}]`);
     }
   }
+  return inodes;
+}
+
+/** The fds of pid that are listening TCP sockets. */
+export function listeningFds(pid: number): number[] {
+  const inodes = listeningInodes();
+  return [...fdTargets(pid).entries()].filter(([, l]) => inodes.has(l)).map(([fd]) => fd);
+}
+
+/** Pids of the processes holding a listening TCP socket on port (from /proc/net/tcp{,6}). */
+export function listenerPids(port: number): number[] {
+  const inodes = listeningInodes(port);
   const pids: number[] = [];
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
@@ -203,7 +215,7 @@ export function get(port: number, path = '/', agent?: import('node:http').Agent,
 
 /** The port from the daemon's "listening on http://HOST:PORT" start-up line. */
 export function portFrom(stderr: string): number {
-  const m = /listening on http:\/\/.*:(\d+)\s*$/m.exec(stderr);
+  const m = /listening on http:\/\/\S*:(\d+)/.exec(stderr);
   if (!m) throw new Error(`no "listening on" line in: ${stderr}`);
   return Number(m[1]);
 }
