@@ -1,0 +1,100 @@
+#!/usr/bin/env node
+'use strict';
+// out/<name>-<version>-1.x86_64.rpm from the one description (packaging/describe.js), built with
+// rpmbuild -bb. Usage: package-rpm.js [--version V] [--out DIR]
+const { mkdirSync, mkdtempSync, renameSync, rmSync, utimesSync, writeFileSync } = require('node:fs');
+const { join } = require('node:path');
+const { describe, stageTree, tool, run } = require('./packaging/describe');
+const { rpmScriptlets } = require('./packaging/render');
+const { longDescription } = require('./package-deb');
+
+function buildRpm({ version, outDir }) {
+  const desc = describe({ version });
+  const { id } = desc;
+  mkdirSync(outDir, { recursive: true });
+  const top = mkdtempSync(join(outDir, '.rpm-'));
+  try {
+    const stage = join(top, 'stage');
+    const files = stageTree(desc, stage, '/usr/lib/systemd/system');
+    // RPM packages the log directory logrotate works in (systemd's LogsDirectory does it on deb).
+    mkdirSync(join(stage, id.logDir), { recursive: true });
+    utimesSync(join(stage, id.logDir), id.epoch, id.epoch);
+    const s = rpmScriptlets(id);
+    const day = new Date(id.epoch * 1000).toUTCString().replace(/^(\w+), (\d+) (\w+) (\d+).*$/, '$1 $3 $2 $4');
+    const dirs = [...new Set(files.filter((f) => f.path.startsWith(`/etc/${id.name}/`) || f.path.startsWith(`/usr/share/doc/${id.name}/`)).map((f) => f.path.replace(/\/[^/]+$/, '')))];
+    const spec = `# Rendered by scripts/package-rpm.js from package.json; do not edit.
+# Never strip: stripping removes the application embedded in the Node.js executable.
+%global __strip /bin/true
+%global debug_package %{nil}
+%global __os_install_post %{nil}
+%global _build_id_links none
+# Reproducible: every timestamp is SOURCE_DATE_EPOCH.
+%global source_date_epoch_from_changelog 0
+%global use_source_date_epoch_as_buildtime 1
+%global clamp_mtime_to_source_date_epoch 1
+%global _buildhost reproducible
+%global _binary_payload w6.xzdio
+
+Name:           ${id.name}
+Version:        ${id.version}
+Release:        1
+Summary:        ${id.summary}
+License:        ${id.license} and others
+${id.homepage ? `URL:            ${id.homepage}\n` : ''}BuildArch:      x86_64
+Group:          System Environment/Daemons
+Packager:       ${id.maintainer}
+Requires(pre):  shadow-utils
+Requires:       logrotate
+
+%description
+${longDescription(id).join('\n')}
+
+%install
+cp -a ${stage}/. %{buildroot}/
+
+%pre
+${s.pre}
+
+%post
+${s.post}
+
+%preun
+${s.preun}
+
+%postun
+${s.postun}
+
+%files
+${dirs.map((d) => `%dir ${d}`).join('\n')}
+%dir %attr(0755,${id.user},${id.user}) ${id.logDir}
+${files
+  .map((f) => {
+    const attr = `%attr(${f.mode.toString(8).padStart(4, '0')},root,root)`;
+    // An init script is not configuration in RPM's convention (it is a conffile on Debian).
+    if (f.conffile && !f.path.startsWith('/etc/init.d/')) return `%config(noreplace) ${attr} ${f.path}`;
+    if (f.path.endsWith('/copyright') || f.path.endsWith('/LICENSE.node')) return `%license ${attr} ${f.path}`;
+    return `${attr} ${f.path}`;
+  })
+  .join('\n')}
+
+%changelog
+* ${day} ${id.maintainer} - ${id.version}-1
+- Release ${id.version}.
+`;
+    const specFile = join(top, `${id.name}.spec`);
+    writeFileSync(specFile, spec);
+    tool(
+      'rpmbuild',
+      ['-bb', '--quiet', '--define', `_topdir ${top}`, '--define', `_rpmdir ${top}/rpms`, '--define', '_build_name_fmt %%{NAME}-%%{VERSION}-%%{RELEASE}.%%{ARCH}.rpm', specFile],
+      { env: { ...process.env, SOURCE_DATE_EPOCH: String(id.epoch) }, apt: 'rpm' },
+    );
+    const rpm = join(outDir, `${id.name}-${id.version}-1.x86_64.rpm`);
+    renameSync(join(top, 'rpms', `${id.name}-${id.version}-1.x86_64.rpm`), rpm);
+    return rpm;
+  } finally {
+    rmSync(top, { recursive: true, force: true });
+  }
+}
+
+module.exports = { buildRpm };
+if (require.main === module) run(buildRpm);

