@@ -192,6 +192,10 @@ static int plan_prepare(struct plan *p) {
   if (p->null_fd < 0) return -1;
   if (pipe_above_stdio(fds, 0) < 0) return -1;
   p->err_r = fds[0], p->err_w = fds[1];
+  /* A burst of start-up output moves in 1 MiB steps rather than 64 KiB ones (best effort). */
+  fcntl(p->err_r, F_SETPIPE_SZ, 1 << 20);
+  /* Only the parent reads it: non-blocking, so a burst is drained without a poll per read. */
+  if (fcntl(p->err_r, F_SETFL, O_NONBLOCK) < 0) return -1;
   if (pipe_above_stdio(fds, 0) < 0) return -1;
   p->ready_r = fds[0], p->ready_w = fds[1];
   if (pipe_above_stdio(fds, O_NONBLOCK) < 0) return -1;
@@ -291,12 +295,39 @@ struct relay {
   const struct fork_parent_options *opts;
   struct plan *plan;
   pid_t pid;
-  int err_open, ready, fail_step, fail_errno, reaped, status, stderr_ok;
+  int err_open, ready, fail_step, fail_errno, reaped, status, stderr_ok, use_splice;
   int cancel_sig, cancels;  /* the first cancelling signal, and how many came */
 };
 
-/* Copies what is available on the child's stderr; at EOF stops watching it. Returns bytes read. */
+static int input_pending(const struct relay *r) {
+  struct pollfd in = {.fd = r->plan->err_r, .events = POLLIN};
+  return poll(&in, 1, 0) > 0 && (in.revents & POLLIN);
+}
+
+/*
+ * Copies what is available on the child's stderr; at EOF stops watching it. Returns the bytes
+ * moved, or -1 when there is nothing to move now. splice(2) moves them inside the kernel; where
+ * fd 2 does not take it (EINVAL), read and write do.
+ */
 static ssize_t relay_some(struct relay *r) {
+  while (r->use_splice && r->stderr_ok) {
+    ssize_t n = splice(r->plan->err_r, NULL, 2, NULL, 1 << 20, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+    if (n > 0) return n;
+    if (n == 0) {
+      r->err_open = 0;
+      return 0;
+    }
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN) {
+      if (!input_pending(r)) return -1; /* nothing left to move */
+      /* fd 2 is full (a slow reader): wait for room, as a blocking write would. */
+      struct pollfd out = {.fd = 2, .events = POLLOUT};
+      poll(&out, 1, -1);
+      continue;
+    }
+    if (errno == EPIPE) r->stderr_ok = 0; /* from now on read and discard */
+    else r->use_splice = 0;               /* fd 2 takes no splice (a terminal): read and write */
+  }
   char buf[65536];
   ssize_t n = read(r->plan->err_r, buf, sizeof buf);
   if (n < 0 && (errno == EINTR || errno == EAGAIN)) return -1;
@@ -308,8 +339,6 @@ static ssize_t relay_some(struct relay *r) {
 
 /* Copies whatever is already in the pipe, without waiting for more. */
 static void relay_drain(struct relay *r) {
-  if (!r->err_open) return;
-  fcntl(r->plan->err_r, F_SETFL, fcntl(r->plan->err_r, F_GETFL) | O_NONBLOCK);
   while (r->err_open && relay_some(r) > 0) {}
 }
 
@@ -361,7 +390,9 @@ static void relay_wait(struct relay *r, long timeout_ms) {
   int got = poll(pfd, (nfds_t)n, (int)(timeout_ms < 0 ? -1 : timeout_ms));
   if (got < 0) return;
   if (i_ready >= 0 && pfd[i_ready].revents) read_ready(r);
-  if (i_err >= 0 && pfd[i_err].revents) relay_some(r);
+  /* Up to 16 steps before looking at signals and readiness again. */
+  if (i_err >= 0 && pfd[i_err].revents)
+    for (int i = 0; i < 16 && r->err_open && relay_some(r) > 0; i++) {}
   if (pfd[0].revents) read_signals(r);
   try_reap(r);
 }
@@ -500,7 +531,7 @@ int fork_parent(const struct fork_parent_options *opts, struct fork_parent_resul
   if (pid > 0) {
     struct relay r;
     memset(&r, 0, sizeof r);
-    r.opts = opts, r.plan = &plan, r.pid = pid, r.err_open = 1, r.stderr_ok = 1;
+    r.opts = opts, r.plan = &plan, r.pid = pid, r.err_open = 1, r.stderr_ok = 1, r.use_splice = 1;
     r.ready = READY_WAITING;
     res->pid = pid;
     relay_run(&r, res);

