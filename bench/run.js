@@ -12,6 +12,10 @@ const path = require('node:path');
 
 const root = path.resolve(__dirname, '..');
 const quick = process.argv.includes('--quick');
+/** --only NAME[,NAME]: run just those figures (startup, relay, serving, size, parent-path, build). */
+const onlyArg = process.argv.indexOf('--only');
+const only = onlyArg > 0 ? process.argv[onlyArg + 1].split(',') : undefined;
+const wanted = (name) => !only || only.includes(name);
 const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
 const name = pkg.forkd.name;
 const exe = path.join(root, 'out', name);
@@ -114,7 +118,7 @@ async function relay() {
         child.on('close', () => (ok ? resolve(size / secs) : reject(new Error('relay output differs'))));
       });
     });
-  const rounds = quick ? 2 : 5;
+  const rounds = quick ? 3 : 9;
   const relayed = [];
   const catted = [];
   for (let i = 0; i < rounds; i++) {
@@ -126,8 +130,11 @@ async function relay() {
   figure('relay', `${mb(size)} byte-exact: fork_parent ${mb(r)}/s / cat ${mb(c)}/s = ${(r / c).toFixed(2)} (medians of ${rounds})`, '>= 0.9', r / c >= 0.9);
 }
 
+/** VmRSS, and RssAnon: the process's own memory (heap, stacks), without the mapped executable. */
 function rss(pid) {
-  return Number(/^VmRSS:\s+(\d+) kB$/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) * 1024;
+  const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (field) => Number(new RegExp(`^${field}:\\s+(\\d+) kB$`, 'm').exec(status)[1]) * 1024;
+  return { all: kb('VmRSS'), anon: kb('RssAnon') };
 }
 
 /** Server on CPU 1, load generator (this process) on CPU 0, where there are two: no contention. */
@@ -139,10 +146,11 @@ async function serving() {
   const autocannon = require('autocannon');
   const seconds = quick ? 1 : 5;
   const rounds = quick ? 1 : 3;
-  const results = { daemon: [], node: [] };
-  const mem = { daemon: { idle: [], load: [] }, node: { idle: [], load: [] } };
+  const kinds = ['daemon', 'node', 'foreground'];
+  const results = Object.fromEntries(kinds.map((k) => [k, []]));
+  const mem = Object.fromEntries(kinds.map((k) => [k, { idle: [], load: [] }]));
   for (let i = 0; i < rounds; i++) {
-    for (const kind of ['daemon', 'node']) {
+    for (const kind of kinds) {
       let pid;
       let port;
       let fg;
@@ -153,7 +161,10 @@ async function serving() {
         port = Number(/listening on http:\/\/[^\s]*:(\d+)/.exec(r.stderr)[1]);
         pid = Number(fs.readFileSync(pidFile, 'utf8'));
       } else {
-        const argv = [...pin, node, path.join(root, 'dist', 'main.js'), '--foreground', '--listen', '127.0.0.1:0'];
+        // "node": the same server under plain node; "foreground": the same executable, not forked.
+        const argv = kind === 'node'
+          ? [...pin, node, path.join(root, 'dist', 'main.js'), '--foreground', '--listen', '127.0.0.1:0']
+          : [...pin, exe, '--foreground', '--listen', '127.0.0.1:0'];
         fg = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
         port = Number((await waitLine(fg, /listening on http:\/\/[^\s]*:(\d+)/))[1]);
         pid = fg.pid;
@@ -170,11 +181,20 @@ async function serving() {
   }
   const d = median(results.daemon);
   const n = median(results.node);
+  const f = median(results.foreground);
+  figure('serving-same-executable', `daemonised ${d.toFixed(0)} req/s / ${name} --foreground ${f.toFixed(0)} req/s = ${(d / f).toFixed(3)} (what daemonising alone costs)`);
   figure('serving', `daemonised ${d.toFixed(0)} req/s / plain node ${n.toFixed(0)} req/s = ${(d / n).toFixed(3)} (50 connections, ${seconds} s, ${rounds} interleaved rounds${pin.length ? ', server and load on separate cores' : ''})`, '>= 0.97', d / n >= 0.97);
   for (const when of ['idle', 'load']) {
-    const dm = median(mem.daemon[when]);
-    const nm = median(mem.node[when]);
-    figure(`memory-${when}`, `RSS daemonised ${mb(dm)} / plain node ${mb(nm)} = ${(dm / nm).toFixed(3)}`, '<= 1.05', dm / nm <= 1.05);
+    const m = (k, part) => median(mem[k][when].map((x) => x[part]));
+    const [d, n, f] = ['daemon', 'node', 'foreground'].map((k) => m(k, 'all'));
+    const [da, na] = ['daemon', 'node'].map((k) => m(k, 'anon'));
+    figure(
+      `memory-${when}`,
+      `RSS daemonised ${mb(d)} / plain node ${mb(n)} = ${(d / n).toFixed(3)}; ${name} --foreground ${mb(f)}; ` +
+        `anonymous (heap, stacks) ${mb(da)} / ${mb(na)} = ${(da / na).toFixed(3)}`,
+      '<= 1.05',
+      d / n <= 1.05,
+    );
   }
 }
 
@@ -210,8 +230,9 @@ async function traced(straceArgs, argv, pidFile) {
 /** Parent path: exec to fork of the starting process (strace), against the whole of --version. */
 async function parentPath() {
   const { pid, lines } = await traced(['-ttt', '-e', 'trace=execve,clone,fork,vfork,exit_group'], [exe, '--listen', '127.0.0.1:0', '--pidfile', path.join(tmp, 'lean.pid')], path.join(tmp, 'lean.pid'));
-  const parent = lines[0].split(' ')[0];
-  const t = (re) => Number((lines.find((l) => l.startsWith(`${parent} `) && re.test(l)) || '').split(' ')[1]);
+  const parent = lines[0].split(/\s+/)[0];
+  // strace pads the pid column: "7226  1795561351.533013 execve(...)".
+  const t = (re) => Number((lines.find((l) => l.startsWith(`${parent} `) && re.test(l)) || '').split(/\s+/)[1]);
   const execAt = t(/execve\(/);
   // With several threads strace splits a call into "clone(... <unfinished ...>" and "<... clone resumed>".
   const forkAt = t(new RegExp(`(clone\\(|<\\.\\.\\. clone resumed>).*= ${pid}$`));
@@ -224,8 +245,8 @@ async function parentPath() {
   }
   const devPidFile = path.join(tmp, 'dev.pid');
   const { pid: dpid, lines: devLines } = await traced(['-e', 'trace=openat'], [node, path.join(root, 'dist', 'main.js'), '--listen', '127.0.0.1:0', '--pidfile', devPidFile], devPidFile);
-  const devParent = devLines[0].split(' ')[0];
-  const js = (p) => devLines.filter((l) => l.startsWith(`${p} `) && /\.js", .*= \d+$/.test(l)).length;
+  const devParent = devLines[0].split(/\s+/)[0];
+  const js = (p) => devLines.filter((l) => l.split(/\s+/)[0] === String(p) && /\.js", .*= \d+$/.test(l)).length;
   figure(
     'parent-path',
     `exec to fork ${ms((forkAt - execAt) * 1000)}, exec to exit ${ms((exitAt - execAt) * 1000)} (under strace); ` +
@@ -250,12 +271,12 @@ function buildTime() {
 async function main() {
   if (!fs.existsSync(exe)) throw new Error(`${exe} is missing: run "npm run build" first`);
   process.stdout.write(`forkd benchmarks${quick ? ' (--quick)' : ''}: ${name} ${pkg.version}, Node ${execFileSync(node, ['--version'], { encoding: 'utf8' }).trim()}, ${os.cpus().length} cores\n`);
-  await startup();
-  await relay();
-  await serving();
-  sizes();
-  await parentPath();
-  buildTime();
+  if (wanted('startup')) await startup();
+  if (wanted('relay')) await relay();
+  if (wanted('serving')) await serving();
+  if (wanted('size')) sizes();
+  if (wanted('parent-path')) await parentPath();
+  if (wanted('build')) buildTime();
 }
 
 main()

@@ -192,8 +192,6 @@ static int plan_prepare(struct plan *p) {
   if (p->null_fd < 0) return -1;
   if (pipe_above_stdio(fds, 0) < 0) return -1;
   p->err_r = fds[0], p->err_w = fds[1];
-  /* A burst of start-up output moves in 1 MiB steps rather than 64 KiB ones (best effort). */
-  fcntl(p->err_r, F_SETPIPE_SZ, 1 << 20);
   /* Only the parent reads it: non-blocking, so a burst is drained without a poll per read. */
   if (fcntl(p->err_r, F_SETFL, O_NONBLOCK) < 0) return -1;
   if (pipe_above_stdio(fds, 0) < 0) return -1;
