@@ -2,15 +2,16 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
+import { name } from './lib/identity';
 import { exitCodes, optionSpecs } from '../src/cli';
 import { devBuild } from './lib/launchers';
 import { root, run, spawnClean, tempDir, waitFor } from './lib/proc';
 
-const hellod = (...args: string[]) => devBuild.cmd.concat(args);
+const daemon = (...args: string[]) => devBuild.cmd.concat(args);
 const version = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).version as string;
 
 t.test('--help lists every option and exit code, on stdout, exit 0', async (t) => {
-  const r = await run(hellod('--help'));
+  const r = await run(daemon('--help'));
   t.equal(r.code, 0);
   t.equal(r.err, '');
   for (const o of optionSpecs) t.match(r.stdout, `--${o.name}`, `--${o.name} documented`);
@@ -20,9 +21,9 @@ t.test('--help lists every option and exit code, on stdout, exit 0', async (t) =
 
 t.test('--version', async (t) => {
   for (const flag of ['--version', '-V']) {
-    const r = await run(hellod(flag));
+    const r = await run(daemon(flag));
     t.equal(r.code, 0);
-    t.equal(r.stdout, `hellod ${version}\n`);
+    t.equal(r.stdout, `${name} ${version}\n`);
   }
 });
 
@@ -42,11 +43,11 @@ t.test('bad usage: one line naming the problem and where to look, exit 64, nothi
     [['reload', '--foreground'], '"reload" takes only --pidfile, not --foreground'],
   ];
   for (const [args, message] of cases) {
-    const r = await run(hellod(...args), { cwd: dir });
+    const r = await run(daemon(...args), { cwd: dir });
     t.equal(r.code, 64, `${args.join(' ')}: exit 64`);
     t.equal(r.err.split('\n').length, 2, `${args.join(' ')}: one line`);
-    t.match(r.err, `hellod: ${message}`);
-    t.match(r.err, '; see "hellod --help"');
+    t.match(r.err, `${name}: ${message}`);
+    t.match(r.err, `; see "${name} --help"`);
     t.notMatch(r.err, 'during start-up', 'rejected before any fork');
   }
 });
@@ -65,14 +66,14 @@ t.test('the starting parent loads neither the server nor its libraries before it
   const trace = join(dir, 'trace');
   const pidFile = join(dir, 'pid');
   const strace = spawnClean(
-    ['strace', '-f', '-qq', '-e', 'trace=openat,execve', '-o', trace, ...hellod('--listen', '127.0.0.1:0', '-p', pidFile)],
+    ['strace', '-f', '-qq', '-e', 'trace=openat,execve', '-o', trace, ...daemon('--listen', '127.0.0.1:0', '-p', pidFile)],
     { stdio: 'ignore' },
   );
   const done = new Promise<void>((r) => strace.on('close', () => r()));
   await waitFor('the daemon', () => existsSync(pidFile) && readFileSync(pidFile, 'utf8').endsWith('\n'));
   const daemonPid = Number(readFileSync(pidFile, 'utf8'));
   // strace follows the daemon too: it ends when the daemon does.
-  t.equal((await run(hellod('stop', '-p', pidFile))).code, 0);
+  t.equal((await run(daemon('stop', '-p', pidFile))).code, 0);
   await done;
   const lines = readFileSync(trace, 'utf8').split('\n');
   const parentPid = Number(lines[0].split(' ')[0]);

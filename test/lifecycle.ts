@@ -4,6 +4,7 @@ import { Agent, createServer } from 'node:http';
 import { type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import t from 'tap';
+import { greeting, name } from './lib/identity';
 import { launchers } from './lib/launchers';
 import {
   alive,
@@ -20,16 +21,16 @@ import {
 } from './lib/proc';
 
 for (const launcher of launchers()) {
-  const hellod = (...args: string[]) => launcher.cmd.concat(args);
+  const daemon = (...args: string[]) => launcher.cmd.concat(args);
 
   t.test(`${launcher.name}: start-up`, async (t) => {
     t.test('the parent exits 0 only once the daemon serves, and the daemon is a proper daemon', async (t) => {
       const dir = tempDir(t);
-      const pidFile = join(dir, 'hellod.pid');
+      const pidFile = join(dir, `${name}.pid`);
       // An fd the starting shell had open must not reach the daemon.
       const inherited = openSync(join(dir, 'inherited'), 'w');
       t.teardown(() => closeSync(inherited));
-      const r = await run(hellod('--listen', '127.0.0.1:0', '--pidfile', pidFile, '--log', join(dir, 'log')), {
+      const r = await run(daemon('--listen', '127.0.0.1:0', '--pidfile', pidFile, '--log', join(dir, 'log')), {
         extraFds: [inherited],
       });
       t.equal(r.code, 0, `parent exit code (stderr: ${r.err})`);
@@ -37,7 +38,7 @@ for (const launcher of launchers()) {
       // No retry: the port must already accept connections when the parent has exited.
       const res = await get(port);
       t.equal(res.status, 200);
-      t.equal(res.body, 'Hello from hellod!\n');
+      t.equal(res.body, `${greeting}\n`);
 
       const pid = Number(readFileSync(pidFile, 'utf8'));
       t.not(pid, r.pid, 'the pid file names the daemon, not the parent');
@@ -63,9 +64,9 @@ for (const launcher of launchers()) {
       t.equal(health.status, 200);
       t.match(JSON.parse(health.body), { status: 'ok', pid });
 
-      const stop = await run(hellod('stop', '--pidfile', pidFile));
+      const stop = await run(daemon('stop', '--pidfile', pidFile));
       t.equal(stop.code, 0, stop.err);
-      t.match(stop.stdout, `hellod (pid ${pid}) stopped`);
+      t.match(stop.stdout, `${name} (pid ${pid}) stopped`);
       t.notOk(alive(pid), 'daemon gone');
       t.notOk(existsSync(pidFile), 'pid file removed');
       t.match(readFileSync(join(dir, 'log'), 'utf8'), /ready \(pid \d+\)[\s\S]*stopping \(SIGTERM\)[\s\S]*stopped/);
@@ -75,10 +76,10 @@ for (const launcher of launchers()) {
       const dir = tempDir(t);
       const config = join(dir, 'bad.toml');
       writeFileSync(config, 'listen = "127.0.0.1:0"\ngreeting = "unterminated\n');
-      const r = await run(hellod('--config', config, '--pidfile', join(dir, 'pid')));
+      const r = await run(daemon('--config', config, '--pidfile', join(dir, 'pid')));
       t.equal(r.code, 78, r.err);
-      t.match(r.err, `hellod: config ${config}:2:`);
-      t.match(r.err, 'hellod: exited with code 78 during start-up');
+      t.match(r.err, `${name}: config ${config}:2:`);
+      t.match(r.err, `${name}: exited with code 78 during start-up`);
       t.notOk(existsSync(join(dir, 'pid')), 'no pid file');
       t.same(processesMentioning(dir), [], 'no process left');
     });
@@ -87,14 +88,14 @@ for (const launcher of launchers()) {
       const dir = tempDir(t);
       const config = join(dir, 'c.toml');
       writeFileSync(config, 'greeting = 42\n');
-      let r = await run(hellod('-c', config, '-p', join(dir, 'pid')));
+      let r = await run(daemon('-c', config, '-p', join(dir, 'pid')));
       t.equal(r.code, 78);
-      t.match(r.err, /^hellod: config .*: greeting must be a string, not a number; put it in quotes$/m);
+      t.match(r.err, new RegExp(`^${name}: config .*: greeting must be a string, not a number; put it in quotes$`, 'm'));
       writeFileSync(config, 'greting = "hi"\n');
-      r = await run(hellod('-c', config, '--foreground'));
+      r = await run(daemon('-c', config, '--foreground'));
       t.equal(r.code, 78, 'the same in the foreground');
       t.match(r.err, 'unknown setting "greting"; the settings are listen, greeting');
-      r = await run(hellod('-c', join(dir, 'missing.toml'), '-f'));
+      r = await run(daemon('-c', join(dir, 'missing.toml'), '-f'));
       t.equal(r.code, 78, 'a config file named on the command line must exist');
       t.match(r.err, 'missing.toml: cannot read it: no such file or directory');
       t.notOk(existsSync(join(dir, 'pid')));
@@ -107,22 +108,22 @@ for (const launcher of launchers()) {
       await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
       t.teardown(() => blocker.close());
       const port = (blocker.address() as AddressInfo).port;
-      const r = await run(hellod('--listen', `127.0.0.1:${port}`, '--pidfile', join(dir, 'pid')));
+      const r = await run(daemon('--listen', `127.0.0.1:${port}`, '--pidfile', join(dir, 'pid')));
       t.equal(r.code, 69, r.err);
-      t.match(r.err, `hellod: cannot bind 127.0.0.1:${port}: address in use`);
+      t.match(r.err, `${name}: cannot bind 127.0.0.1:${port}: address in use`);
       t.notOk(existsSync(join(dir, 'pid')), 'the pid file of a failed start is removed');
       t.same(processesMentioning(dir), []);
     });
 
     t.test('bad working directory, pid file directory or log file: clear line, sysexits code', async (t) => {
       const dir = tempDir(t);
-      let r = await run(hellod('--listen', '127.0.0.1:0', '--chdir', join(dir, 'nope'), '-p', join(dir, 'pid')));
+      let r = await run(daemon('--listen', '127.0.0.1:0', '--chdir', join(dir, 'nope'), '-p', join(dir, 'pid')));
       t.equal(r.code, 66);
       t.match(r.err, `cannot change directory to ${join(dir, 'nope')}`);
-      r = await run(hellod('--listen', '127.0.0.1:0', '-p', join(dir, 'no', 'such', 'dir', 'pid')));
+      r = await run(daemon('--listen', '127.0.0.1:0', '-p', join(dir, 'no', 'such', 'dir', 'pid')));
       t.equal(r.code, 73);
       t.match(r.err, `directory ${join(dir, 'no', 'such', 'dir')} does not exist; create it or choose another --pidfile`);
-      r = await run(hellod('--listen', '127.0.0.1:0', '-p', join(dir, 'pid'), '--log', join(dir, 'nodir', 'log')));
+      r = await run(daemon('--listen', '127.0.0.1:0', '-p', join(dir, 'pid'), '--log', join(dir, 'nodir', 'log')));
       t.equal(r.code, 73);
       t.match(r.err, `cannot open log file ${join(dir, 'nodir', 'log')}`);
       t.notOk(existsSync(join(dir, 'pid')));
@@ -134,30 +135,30 @@ for (const launcher of launchers()) {
     t.test('a second instance is refused and the first is left alone', async (t) => {
       const dir = tempDir(t);
       const pidFile = join(dir, 'pid');
-      const first = await run(hellod('--listen', '127.0.0.1:0', '-p', pidFile));
+      const first = await run(daemon('--listen', '127.0.0.1:0', '-p', pidFile));
       t.equal(first.code, 0, first.err);
       const pid = Number(readFileSync(pidFile, 'utf8'));
-      const second = await run(hellod('--listen', '127.0.0.1:0', '-p', pidFile));
+      const second = await run(daemon('--listen', '127.0.0.1:0', '-p', pidFile));
       t.equal(second.code, 69);
-      t.match(second.err, `hellod: already running (pid ${pid})`);
+      t.match(second.err, `${name}: already running (pid ${pid})`);
       t.equal(Number(readFileSync(pidFile, 'utf8')), pid, 'pid file untouched');
       t.ok(alive(pid), 'first instance still running');
       t.equal((await get(portFrom(first.err))).status, 200, 'and still serving');
-      t.equal((await run(hellod('stop', '-p', pidFile))).code, 0);
+      t.equal((await run(daemon('stop', '-p', pidFile))).code, 0);
     });
 
     t.test('a stale pid file is taken over', async (t) => {
       const dir = tempDir(t);
       const pidFile = join(dir, 'pid');
       writeFileSync(pidFile, '999999\n');
-      const status = await run(hellod('status', '-p', pidFile));
+      const status = await run(daemon('status', '-p', pidFile));
       t.equal(status.code, 1, 'status: not running but the pid file exists');
-      const r = await run(hellod('--listen', '127.0.0.1:0', '-p', pidFile));
+      const r = await run(daemon('--listen', '127.0.0.1:0', '-p', pidFile));
       t.equal(r.code, 0, r.err);
       const pid = Number(readFileSync(pidFile, 'utf8'));
       t.not(pid, 999999);
       t.ok(alive(pid));
-      t.equal((await run(hellod('stop', '-p', pidFile))).code, 0);
+      t.equal((await run(daemon('stop', '-p', pidFile))).code, 0);
       t.notOk(existsSync(pidFile));
     });
 
@@ -167,12 +168,12 @@ for (const launcher of launchers()) {
       writeFileSync(target, 'keep me\n');
       const pidFile = join(dir, 'pid');
       symlinkSync(target, pidFile);
-      const r = await run(hellod('--listen', '127.0.0.1:0', '-p', pidFile));
+      const r = await run(daemon('--listen', '127.0.0.1:0', '-p', pidFile));
       t.equal(r.code, 73);
-      t.match(r.err, `hellod: refusing pid file ${pidFile}: it is a symbolic link; remove it or choose another --pidfile`);
+      t.match(r.err, `${name}: refusing pid file ${pidFile}: it is a symbolic link; remove it or choose another --pidfile`);
       t.equal(readFileSync(target, 'utf8'), 'keep me\n');
       symlinkSync(join(dir, 'nowhere'), join(dir, 'dangling'));
-      const d = await run(hellod('--listen', '127.0.0.1:0', '-p', join(dir, 'dangling')));
+      const d = await run(daemon('--listen', '127.0.0.1:0', '-p', join(dir, 'dangling')));
       t.equal(d.code, 73, 'a dangling symlink is refused too');
       t.notOk(existsSync(join(dir, 'nowhere')), 'and nothing was created through it');
       t.same(processesMentioning(dir), []);
@@ -185,7 +186,7 @@ for (const launcher of launchers()) {
       const config = join(dir, 'c.toml');
       const pidFile = join(dir, 'pid');
       writeFileSync(config, 'listen = "127.0.0.1:0"\ngreeting = "first"\n');
-      const r = await run(hellod('-c', config, '-p', pidFile, '--log', join(dir, 'log')));
+      const r = await run(daemon('-c', config, '-p', pidFile, '--log', join(dir, 'log')));
       t.equal(r.code, 0, r.err);
       const port = portFrom(r.err);
       const agent = new Agent({ keepAlive: true, maxSockets: 1 });
@@ -193,7 +194,7 @@ for (const launcher of launchers()) {
       const before = await get(port, '/', agent);
       t.equal(before.body, 'first\n');
       writeFileSync(config, 'listen = "127.0.0.1:0"\ngreeting = "second"\n');
-      const reload = await run(hellod('reload', '-p', pidFile));
+      const reload = await run(daemon('reload', '-p', pidFile));
       t.equal(reload.code, 0, reload.err);
       await waitFor('reloaded in the log', () => readFileSync(join(dir, 'log'), 'utf8').includes('reloaded'));
       const after = await get(port, '/', agent);
@@ -216,53 +217,53 @@ for (const launcher of launchers()) {
     t.test('SIGHUP reopens the log file (log rotation)', async (t) => {
       const dir = tempDir(t);
       const log = join(dir, 'log');
-      const r = await run(hellod('--listen', '127.0.0.1:0', '-p', join(dir, 'pid'), '--log', log));
+      const r = await run(daemon('--listen', '127.0.0.1:0', '-p', join(dir, 'pid'), '--log', log));
       t.equal(r.code, 0, r.err);
       const { renameSync } = await import('node:fs');
       renameSync(log, `${log}.1`);
-      t.equal((await run(hellod('reload', '-p', join(dir, 'pid')))).code, 0);
+      t.equal((await run(daemon('reload', '-p', join(dir, 'pid')))).code, 0);
       await waitFor('a new log file', () => existsSync(log) && readFileSync(log, 'utf8').includes('reloaded'));
       t.notMatch(readFileSync(`${log}.1`, 'utf8'), 'reloaded', 'the rotated file no longer grows');
-      t.equal((await run(hellod('stop', '-p', join(dir, 'pid')))).code, 0);
+      t.equal((await run(daemon('stop', '-p', join(dir, 'pid')))).code, 0);
     });
 
     t.test('stop, status and reload report LSB codes', async (t) => {
       const dir = tempDir(t);
       const pidFile = join(dir, 'pid');
-      const status = async () => (await run(hellod('status', '-p', pidFile))).code;
+      const status = async () => (await run(daemon('status', '-p', pidFile))).code;
       t.equal(await status(), 3, 'status: not running');
-      t.equal((await run(hellod('stop', '-p', pidFile))).code, 0, 'stop when not running: 0');
-      const reload = await run(hellod('reload', '-p', pidFile));
+      t.equal((await run(daemon('stop', '-p', pidFile))).code, 0, 'stop when not running: 0');
+      const reload = await run(daemon('reload', '-p', pidFile));
       t.equal(reload.code, 7, 'reload when not running: 7');
-      t.match(reload.err, 'hellod: cannot reload: hellod is not running');
-      const r = await run(hellod('--listen', '127.0.0.1:0', '-p', pidFile));
+      t.match(reload.err, `${name}: cannot reload: ${name} is not running`);
+      const r = await run(daemon('--listen', '127.0.0.1:0', '-p', pidFile));
       t.equal(r.code, 0);
-      const s = await run(hellod('status', '-p', pidFile));
+      const s = await run(daemon('status', '-p', pidFile));
       t.equal(s.code, 0);
-      t.match(s.stdout, /^hellod is running \(pid \d+\)$/m);
-      const stop = await run(hellod('stop', '-p', pidFile));
+      t.match(s.stdout, new RegExp(`^${name} is running \\(pid \\d+\\)$`, 'm'));
+      const stop = await run(daemon('stop', '-p', pidFile));
       t.equal(stop.code, 0);
       t.equal(await status(), 3);
-      const wrong = await run(hellod('status', '-p', pidFile, '--listen', '1.2.3.4:5'));
+      const wrong = await run(daemon('status', '-p', pidFile, '--listen', '1.2.3.4:5'));
       t.equal(wrong.code, 64, 'control commands take only --pidfile');
     });
 
     t.test('--foreground stays attached, logs to stderr, stops cleanly on SIGTERM', async (t) => {
       const dir = tempDir(t);
-      const child = spawnClean(hellod('-f', '--listen', '127.0.0.1:0', '--chdir', dir), { stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawnClean(daemon('-f', '--listen', '127.0.0.1:0', '--chdir', dir), { stdio: ['ignore', 'pipe', 'pipe'] });
       let err = '';
       child.stderr!.on('data', (b: Buffer) => (err += b.toString()));
       const exited = new Promise<[number | null, string | null]>((r) => child.on('close', (c, s) => r([c, s])));
       await waitFor('listening line', () => /listening on/.test(err));
       const port = portFrom(err);
       t.same(listenerPids(port), [child.pid], 'no fork: the started process itself serves');
-      t.equal((await get(port)).body, 'Hello from hellod!\n');
+      t.equal((await get(port)).body, `${greeting}\n`);
       t.equal(readlinkSync(`/proc/${child.pid}/cwd`), dir, '--chdir honoured');
       child.kill('SIGTERM');
       const [code, signal] = await exited;
       t.equal(code, 0);
       t.equal(signal, null);
-      t.match(err, /hellod: listening on .*\nhellod: ready \(pid \d+\)\nhellod: stopping \(SIGTERM\)\nhellod: stopped\n$/);
+      t.match(err, new RegExp(`${name}: listening on .*\\n${name}: ready \\(pid \\d+\\)\\n${name}: stopping \\(SIGTERM\\)\\n${name}: stopped\\n$`));
     });
   });
 }

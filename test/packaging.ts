@@ -68,7 +68,7 @@ t.test('packages', { skip: !isRoot && 'installs packages: needs root' }, async (
     });
   });
 
-  t.test('rpmlint: 0 errors; rpm -qlp lists the files; the binary inside is out/hellod and runs', async (t) => {
+  t.test(`rpmlint: 0 errors; rpm -qlp lists the files; the binary inside is out/${name} and runs`, async (t) => {
     const lint = await run(['rpmlint', '-r', join(root, 'scripts', 'packaging', 'rpmlintrc'), rpm], { timeoutMs: 120_000 });
     t.match(lint.stdout, / 0 errors, /, lint.stdout.split('\n').filter((l) => /E: /.test(l)).join('; ') || '0 errors');
     const list = (await run(['rpm', '-qlp', rpm])).stdout.trim().split('\n');
@@ -80,7 +80,7 @@ t.test('packages', { skip: !isRoot && 'installs packages: needs root' }, async (
     const x = join(dir, 'rpmx');
     mkdirSync(x);
     execFileSync('sh', ['-c', `rpm2cpio "$1" | cpio -idm --quiet`, 'sh', rpm], { cwd: x });
-    t.equal(sha(join(x, 'usr/sbin', name)), sha(executablePath), 'byte-identical to out/hellod (not stripped)');
+    t.equal(sha(join(x, 'usr/sbin', name)), sha(executablePath), `byte-identical to out/${name} (not stripped)`);
     const v = await run([join(x, 'usr/sbin', name), '--version']);
     t.equal(v.stdout, `${name} ${version}\n`, 'and it runs');
   });
@@ -99,7 +99,7 @@ t.test('packages', { skip: !isRoot && 'installs packages: needs root' }, async (
   t.test('install, run, reload, upgrade, remove, purge on this machine', async (t) => {
     if (await installed()) throw new Error(`${name} is already installed here; remove it first (dpkg -P ${name})`);
     if (!(await portFree(port))) {
-      t.skip(`port ${port} (the packaged config's) is in use on this machine`);
+      t.skip(`port ${port} (the packaged config's) is in use on this machine`, () => {});
       return;
     }
     // A SysV host in a private mount namespace: runlevel 2, and a policy-rc.d that allows.

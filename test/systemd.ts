@@ -7,6 +7,7 @@ import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import t from 'tap';
+import { greeting, name } from './lib/identity';
 import { launchers, singleExecutable } from './lib/launchers';
 import { startLoad } from './lib/load';
 import { get, listenerPids, listeningFds, portFrom, root, run, spawnClean, tempDir, waitFor } from './lib/proc';
@@ -14,7 +15,7 @@ import { get, listenerPids, listeningFds, portFrom, root, run, spawnClean, tempD
 const isRoot = process.getuid!() === 0;
 
 /** A datagram socket standing in for systemd's NOTIFY_SOCKET; collects what it receives. */
-async function notifyReceiver(t: Tap.Test, path: string): Promise<{ messages: string[] }> {
+async function notifyReceiver(t: { teardown(fn: () => void): void }, path: string): Promise<{ messages: string[] }> {
   const proc = spawnClean(['python3', join(root, 'test', 'fixtures', 'notify-receiver.py'), path], {
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -98,9 +99,9 @@ t.test('socket activation: serves on the passed socket and binds none of its own
   // systemd-socket-activate execs the daemon (same pid) on the first connection.
   const res = await get(port);
   t.equal(res.status, 200);
-  t.equal(res.body, 'Hello from hellod!\n');
-  t.match(out.err, `hellod: listening on http://127.0.0.1:${port} (socket activation: fd 3, web)`);
-  t.match(out.err, 'hellod: warning: --listen 127.0.0.1:1 ignored: serving on the sockets passed by the service manager');
+  t.equal(res.body, `${greeting}\n`);
+  t.match(out.err, `${name}: listening on http://127.0.0.1:${port} (socket activation: fd 3, web)`);
+  t.match(out.err, `${name}: warning: --listen 127.0.0.1:1 ignored: serving on the sockets passed by the service manager`);
   t.same(listenerPids(port), [child.pid], 'the daemon (the activator, exec\'d) holds the listening socket');
   t.same(listeningFds(child.pid!), [3], 'its only listening socket is fd 3, the one it was passed');
   const environ = readFileSync(`/proc/${child.pid}/environ`, 'utf8');
@@ -133,7 +134,7 @@ t.test('journal: with JOURNAL_STREAM naming stderr, lines carry <N> priority pre
   t.match(text, /^<6>stopped$/m);
 
   const plain = await run([...singleExecutable.cmd, '-f', '-c', join(dir, 'missing.toml')], { env: { JOURNAL_STREAM: '1:1' } });
-  t.match(plain.err, /^hellod: config /, 'stderr that is not the journal: plain lines');
+  t.match(plain.err, new RegExp(`^${name}: config `), 'stderr that is not the journal: plain lines');
 });
 
 t.test('--user: binds a port below 1024 as root, then runs as the user with no root group', { skip: !isRoot && 'needs root' }, async (t) => {
@@ -159,7 +160,7 @@ t.test('--user: binds a port below 1024 as root, then runs as the user with no r
   t.notOk(groups.includes('0'), `no root group (groups: ${groups.join(' ') || 'none'})`);
   t.match(status, /^CapEff:\t0+$/m, 'no capabilities left');
   t.equal((await get(port)).status, 200, `port ${port} still served`);
-  t.match(r.err, /^hellod: running as nobody \(uid 65534, gid 65534\)$/m, 'said at start-up');
+  t.match(r.err, new RegExp(`^${name}: running as nobody \\(uid 65534, gid 65534\\)$`, 'm'), 'said at start-up');
   process.kill(pid, 'SIGHUP');
   await waitFor('reload as nobody', () => readFileSync(join(dir, 'log'), 'utf8').includes('reloaded'));
   t.equal((await run([...singleExecutable.cmd, 'stop', '-p', join(dir, 'pid')])).code, 0);
@@ -169,7 +170,7 @@ t.test('--user with an unknown user: one line, exit 67, nothing started', async 
   const dir = tempDir(t);
   const r = await run([...singleExecutable.cmd, '--user', 'no-such-user-forkd', '--listen', '127.0.0.1:0', '-p', join(dir, 'pid')]);
   t.equal(r.code, 67);
-  t.match(r.err, /^hellod: unknown user "no-such-user-forkd" \(.*\); create it or choose another --user$/m);
+  t.match(r.err, new RegExp(`^${name}: unknown user "no-such-user-forkd" \\(.*\\); create it or choose another --user$`, 'm'));
   const g = await run([...singleExecutable.cmd, '--user', 'nobody', '--group', 'no-such-group-forkd', '-f', '--listen', '127.0.0.1:0']);
   t.equal(g.code, 67);
   t.match(g.err, 'unknown group "no-such-group-forkd"');

@@ -1,4 +1,4 @@
-// hellod stop|status|reload: act on a running daemon through its pid file; LSB exit codes.
+// The stop|status|reload commands: act on a running daemon through its pid file; LSB exit codes.
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { reason } from './exit-codes';
