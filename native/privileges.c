@@ -7,18 +7,18 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+/* The get*nam_r convention (an error number returned, NULL for "no such entry") as -1/errno. */
+static int lookup_result(int rc, const void *found) {
+  if (rc == 0 && found) return 0;
+  errno = rc != 0 ? rc : ENOENT;
+  return -1;
+}
+
 int privileges_lookup_user(const char *name, uid_t *uid, gid_t *gid) {
   struct passwd pw, *found = NULL;
   char buf[16384];
   int rc = getpwnam_r(name, &pw, buf, sizeof buf, &found);
-  if (rc != 0) {
-    errno = rc;
-    return -1;
-  }
-  if (!found) {
-    errno = ENOENT;
-    return -1;
-  }
+  if (lookup_result(rc, found) < 0) return -1;
   *uid = pw.pw_uid;
   *gid = pw.pw_gid;
   return 0;
@@ -28,14 +28,7 @@ int privileges_lookup_group(const char *name, gid_t *gid) {
   struct group gr, *found = NULL;
   char buf[16384];
   int rc = getgrnam_r(name, &gr, buf, sizeof buf, &found);
-  if (rc != 0) {
-    errno = rc;
-    return -1;
-  }
-  if (!found) {
-    errno = ENOENT;
-    return -1;
-  }
+  if (lookup_result(rc, found) < 0) return -1;
   *gid = gr.gr_gid;
   return 0;
 }
