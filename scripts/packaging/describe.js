@@ -112,10 +112,10 @@ function stageTree(desc, dir, unitDir) {
 }
 
 /** Runs a packaging tool; its failure ends the script with what it said. */
-function tool(cmd, args, opts = {}) {
+function tool(cmd, args, { apt, ...opts } = {}) {
   const { spawnSync } = require('node:child_process');
   const r = spawnSync(cmd, args, { encoding: 'utf8', ...opts });
-  if (r.error && r.error.code === 'ENOENT') throw new Error(`${cmd} is not installed (apt-get install ${opts.apt || cmd})`);
+  if (r.error && r.error.code === 'ENOENT') throw new Error(`${cmd} is not installed (apt-get install ${apt || cmd})`);
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}):\n${r.stdout}${r.stderr}`);
   return r.stdout;
 }
