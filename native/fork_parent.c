@@ -481,6 +481,13 @@ static void relay_run(struct relay *r, struct fork_parent_result *res) {
       return;
     }
     if (r->reaped) {
+      /* A child may say ready and exit within one round: read what it left on the channel
+       * before judging (its end is closed now, so this cannot block). */
+      if (r->ready == READY_WAITING) {
+        struct pollfd pr = {.fd = r->plan->ready_r, .events = POLLIN};
+        if (poll(&pr, 1, 0) > 0) read_ready(r);
+        if (r->ready == READY_YES) continue;
+      }
       relay_drain(r);
       report(r, res);
       return;

@@ -59,6 +59,13 @@ for (const [mode, arg, signal] of [
   });
 }
 
+t.test('a daemon that relays a burst, says ready and exits at once: 50 of 50 reported ready', async (t) => {
+  const dir = tempDir(t);
+  const runs = await many(50, 4, () => start(dir, 'ready-then-exit'));
+  const misreported = runs.filter((r) => r.code !== 0);
+  t.equal(misreported.length, 0, `every run exits 0 (${misreported[0]?.err ?? ''})`);
+});
+
 t.test('10 MB of binary start-up output reaches the terminal byte-exact', async (t) => {
   const dir = tempDir(t);
   const data = randomBytes(10 * 1024 * 1024);
