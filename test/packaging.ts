@@ -8,7 +8,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import t from 'tap';
 import { executablePath } from './lib/launchers';
-import { alive, get, root, run, tempDir, waitFor } from './lib/proc';
+import { alive, get, hostLock, root, run, tempDir, waitFor } from './lib/proc';
 
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 const name: string = pkg.forkd.name;
@@ -97,6 +97,7 @@ t.test('packages', { skip: !isRoot && 'installs packages: needs root' }, async (
   });
 
   t.test('install, run, reload, upgrade, remove, purge on this machine', async (t) => {
+    await hostLock(t, 'host-state'); // dpkg and the packaged config's port
     if (await installed()) throw new Error(`${name} is already installed here; remove it first (dpkg -P ${name})`);
     if (!(await portFree(port))) {
       t.skip(`port ${port} (the packaged config's) is in use on this machine`, () => {});
