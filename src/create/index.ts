@@ -1,0 +1,361 @@
+#!/usr/bin/env node
+// create-forkd-app: writes a new daemon project, this package minus the generator plus template/.
+// `npm create forkd-app my-daemon -- --name mydaemon` runs it. Self-contained: only dist/create
+// and template/ of the compiled tree ship in the package, so it imports nothing from ../daemon.
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { constants } from 'node:os';
+import { basename, join, relative, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import * as prompts from '@clack/prompts';
+
+const validateNpmName = require('validate-npm-package-name') as (name: string) => { errors?: string[]; warnings?: string[] };
+
+/** sysexits.h, as documented in --help and the README. */
+export const EX = { OK: 0, USAGE: 64, UNAVAILABLE: 69, SOFTWARE: 70, CANTCREAT: 73, CANCELLED: 130 } as const;
+
+/** The package's root: dist/create/../.. in a checkout and in the installed package alike. */
+const root = resolve(__dirname, '..', '..');
+const self = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { name: string; version: string; files: string[] };
+
+/** What belongs to the generator: shipped in this package, never in the projects it writes. */
+const generatorOnly = ['dist/create', 'template', 'src/create', 'test/create'];
+
+const options = {
+  name: { type: 'string', value: 'NAME', help: 'daemon name: npm package, Debian package, executable and service (default: the directory name)' },
+  description: { type: 'string', value: 'TEXT', help: 'one-line summary, used by the package, the unit and the man page' },
+  yes: { type: 'boolean', short: 'y', help: 'accept the defaults and ask nothing' },
+  overwrite: { type: 'boolean', help: "write into a directory holding files, replacing the project's own paths there" },
+  install: { type: 'boolean', negatable: true, help: 'do not install the dependencies' },
+  git: { type: 'boolean', negatable: true, help: 'do not create a git repository and first commit' },
+  help: { type: 'boolean', short: 'h', help: 'show this help and exit' },
+  version: { type: 'boolean', short: 'V', help: 'show the version and exit' },
+} as const;
+
+const exitCodes: [number, string][] = [
+  [EX.OK, 'the project is written (and installed and committed, unless told not to)'],
+  [EX.USAGE, 'bad command line, name or description: nothing was written'],
+  [EX.UNAVAILABLE, 'the project is written, but the install or git step failed: run it yourself'],
+  [EX.SOFTWARE, 'internal error: this create-forkd-app package is broken (please report it)'],
+  [EX.CANTCREAT, 'the directory holds files that would be overwritten (see --overwrite), or cannot be written'],
+  [EX.CANCELLED, 'cancelled (Ctrl-C or a cancelled prompt): a directory it created is removed'],
+];
+
+export function helpText(): string {
+  const rows = Object.entries(options).map(([name, o]) => {
+    const short = 'short' in o ? `-${o.short}, ` : '    ';
+    const flag = `${short}--${'negatable' in o ? 'no-' : ''}${name}${'value' in o ? ` ${o.value}` : ''}`;
+    return `  ${flag.padEnd(24)}${o.help}`;
+  });
+  return [
+    `Usage: npm create forkd-app [DIR] -- [options]`,
+    `       create-forkd-app [DIR] [options]`,
+    '',
+    'Writes a Linux daemon project in TypeScript into DIR: fork_parent start-up, a C core, a sample',
+    'server, one executable, .deb/.rpm/tarball packages, and tap tests. Asks for what is missing',
+    'when a person is at the terminal (stdin is a TTY, CI is unset, no --yes).',
+    '',
+    'Options:',
+    ...rows,
+    '',
+    'Exit status:',
+    ...exitCodes.map(([code, text]) => `  ${String(code).padEnd(5)}${text}`),
+    '',
+  ].join('\n');
+}
+
+class Failure extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: number,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * Every reason `name` cannot be the daemon's name. It is the npm package, the Debian package, the
+ * executable, the service and (as _name) the system user, so it must satisfy npm's rules and the
+ * intersection of Debian's package-name and adduser's system-user rules.
+ */
+export function nameProblems(name: string): string[] {
+  const npm = validateNpmName(name);
+  const problems = [...(npm.errors ?? []), ...(npm.warnings ?? [])].map((p) => `${p.replace(/^name /, '').replace(`${name} `, '')} (npm)`);
+  if (name.length < 2) problems.push('is shorter than 2 characters, the least for a Debian package name');
+  if (name.length > 31) problems.push(`has ${name.length} characters, so the user _${name} would pass useradd's limit of 32 (use at most 31)`);
+  if (/[.+]/.test(name)) problems.push("cannot contain '.' or '+' (Debian package names can, adduser's user names cannot)");
+  else if (!/^[a-z0-9][a-z0-9-]*$/.test(name)) problems.push('may hold only lowercase letters, digits and inner hyphens (Debian package and user names)');
+  return problems;
+}
+
+/** Every reason `text` cannot be the one-line summary (lintian's rules for a synopsis). */
+export function descriptionProblems(text: string, name: string): string[] {
+  const problems: string[] = [];
+  if (!text.trim()) problems.push('is empty');
+  if (/[\x00-\x1f\x7f]/.test(text)) problems.push('must be one line of printable text');
+  if (text.length > 80) problems.push(`has ${text.length} characters; Debian wants at most 80`);
+  if (/^(a|an|the)\s/i.test(text)) problems.push("must not start with 'A', 'An' or 'The' (Debian reads it after the name)");
+  if (text.toLowerCase().startsWith(name.toLowerCase())) problems.push(`must not start with the name ${name} (Debian shows the two together)`);
+  if (text.endsWith('.')) problems.push('must not end with a full stop (it is a title, not a sentence)');
+  return problems;
+}
+
+/** One line that names the thing, lists each of its problems and says the fix. */
+function invalid(what: string, value: string, problems: string[], fix: string): Failure {
+  return new Failure(`${what} ${JSON.stringify(value)} ${problems.join('; ')}; ${fix}`, EX.USAGE);
+}
+
+/** The paths the project brings or its install makes, relative to its root (top level only). */
+function projectEntries(): string[] {
+  const top = self.files.filter((f) => !generatorOnly.includes(f)).map((f) => f.split('/')[0]);
+  return [...new Set([...top, 'package.json', 'README.md', '.gitignore', 'package-lock.json', 'node_modules'])].sort();
+}
+
+/** Copy the project's files from this package into `dir`, leaving out the generator. */
+function copyProject(dir: string): void {
+  for (const entry of self.files.filter((f) => !generatorOnly.includes(f))) {
+    cpSync(join(root, entry), join(dir, entry), {
+      recursive: true,
+      filter: (src) => !generatorOnly.includes(relative(root, src)),
+    });
+  }
+}
+
+type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
+
+/** template/package.json over this package's: null removes a key, {{x}} fills in vars.x. */
+export function overlay(base: Json, over: Json, vars: Record<string, string>): Json {
+  if (typeof over === 'string') return fill(over, vars);
+  if (over === null || typeof over !== 'object' || Array.isArray(over)) return over;
+  const out: { [key: string]: Json } = base && typeof base === 'object' && !Array.isArray(base) ? { ...base } : {};
+  for (const [key, value] of Object.entries(over)) {
+    if (value === null) delete out[key];
+    else out[key] = overlay(out[key] ?? null, value, vars);
+  }
+  return out;
+}
+
+export function fill(text: string, vars: Record<string, string>): string {
+  return text.replace(/\{\{(\w+)\}\}/g, (_, k: string) => vars[k]);
+}
+
+/** The variable of extra options in /etc/default/NAME, as scripts/packaging/describe.js names it. */
+export function optsVar(name: string): string {
+  return name.toUpperCase().replace(/[^A-Z0-9]/g, '_') + '_OPTS';
+}
+
+/** The files that template/ makes for the new project, by their path there. */
+export function render(vars: Record<string, string>): Record<string, string> {
+  const template = (file: string) => readFileSync(join(root, 'template', file), 'utf8');
+  const base = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as Json;
+  return {
+    'package.json': JSON.stringify(overlay(base, JSON.parse(template('package.json')) as Json, vars), null, 2) + '\n',
+    'README.md': fill(template('README.md'), vars),
+    '.gitignore': template('_gitignore'),
+  };
+}
+
+/** "Name <email>" from git's configuration, or undefined. */
+function gitUser(): string | undefined {
+  const get = (key: string) => {
+    try {
+      return execFileSync('git', ['config', '--get', key], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    } catch {
+      return '';
+    }
+  };
+  const [who, mail] = [get('user.name'), get('user.email')];
+  return who && mail ? `${who} <${mail}>` : undefined;
+}
+
+/** The package manager that runs us (npm_config_user_agent: "pnpm/9.1.0 npm/? node/v22 …"). */
+function packageManager(): string {
+  const agent = process.env.npm_config_user_agent?.split('/')[0];
+  return agent && ['npm', 'pnpm', 'yarn', 'bun'].includes(agent) ? agent : 'npm';
+}
+
+let child: ChildProcess | undefined;
+
+/** Runs a step with inherited stdio (quiet: none); resolves to its exit code, or 128 + signal. */
+function step(cmd: string, args: string[], cwd: string, quiet = false): Promise<number> {
+  return new Promise((done) => {
+    child = spawn(cmd, args, { cwd, stdio: ['ignore', quiet ? 'ignore' : 'inherit', quiet ? 'ignore' : 'inherit'] });
+    child.on('error', () => done(127));
+    child.on('exit', (code, signal) => done(code ?? 128 + (signal ? constants.signals[signal] : 0)));
+  }).finally(() => (child = undefined)) as Promise<number>;
+}
+
+interface Answers {
+  dir: string;
+  name: string;
+  description: string;
+}
+
+async function ask(given: Partial<Answers>, interactive: boolean): Promise<Answers> {
+  const cancelled = () => new Failure('cancelled', EX.CANCELLED);
+  const text = async (message: string, placeholder: string, check: (v: string) => string[]) => {
+    const v = await prompts.text({ message, placeholder, defaultValue: placeholder, validate: (v) => check(v || placeholder)[0] });
+    if (prompts.isCancel(v)) throw cancelled();
+    return v || placeholder;
+  };
+  if (interactive) prompts.intro(`create-forkd-app ${self.version}`);
+
+  let dir = given.dir;
+  if (dir === undefined && interactive) dir = await text('Project directory', given.name ?? 'my-daemon', (v) => (v.trim() ? [] : ['give a directory']));
+  dir ??= given.name;
+  if (dir === undefined) throw new Failure('no project directory: name one, as in "npm create forkd-app my-daemon"', EX.USAGE);
+
+  const fromDir = basename(resolve(dir));
+  let name = given.name;
+  if (name === undefined && interactive) name = await text('Daemon name', nameProblems(fromDir).length ? 'mydaemon' : fromDir, nameProblems);
+  name ??= fromDir;
+  const fix = given.name === undefined ? 'pass --name NAME' : 'choose another --name';
+  const np = nameProblems(name);
+  if (np.length) throw invalid('name', name, np, given.name === undefined ? `${fix} (it defaults to the directory's name)` : fix);
+
+  const fallback = 'Small HTTP service made with forkd';
+  let description = given.description;
+  if (description === undefined && interactive) description = await text('One-line description', fallback, (v) => descriptionProblems(v, name));
+  description ??= fallback;
+  const dp = descriptionProblems(description, name);
+  if (dp.length) throw invalid('description', description, dp, 'change --description');
+  return { dir, name, description };
+}
+
+/** What in `dir` the project would replace, and what else it holds (a lone .git is fine). */
+function occupants(dir: string): { conflicts: string[]; others: string[] } {
+  const present = readdirSync(dir).filter((e) => e !== '.git');
+  const ours = new Set(projectEntries());
+  return { conflicts: present.filter((e) => ours.has(e)), others: present.filter((e) => !ours.has(e)) };
+}
+
+async function main(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options, allowPositionals: true, allowNegative: true, strict: true });
+  } catch (e) {
+    const { code, message } = e as NodeJS.ErrnoException;
+    const option = /'(-[^' ]+)/.exec(message)?.[1];
+    const text =
+      code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? `unknown option ${option}`
+      : /ambiguous|missing/.test(message) ? `${option} needs a value (write ${option}=VALUE for one that starts with '-')`
+      : message.split('\n')[0].replace(/\.$/, '');
+    throw new Failure(`${text}; see --help`, EX.USAGE);
+  }
+  const { values, positionals } = parsed;
+  if (values.help) return process.stdout.write(helpText()), EX.OK;
+  if (values.version) return process.stdout.write(`create-forkd-app ${self.version}\n`), EX.OK;
+  if (positionals.length > 1) throw new Failure(`one project directory, not ${positionals.length} (${positionals.join(' ')}); see --help`, EX.USAGE);
+
+  const interactive = Boolean(process.stdin.isTTY) && !process.env.CI && !values.yes;
+  const a = await ask({ dir: positionals[0], name: values.name, description: values.description }, interactive);
+  const dir = resolve(a.dir);
+  const shown = relative(process.cwd(), dir) || '.';
+
+  if (existsSync(dir)) {
+    if (!statSync(dir).isDirectory()) throw new Failure(`${shown} exists and is not a directory; choose another project directory`, EX.CANTCREAT);
+    const { conflicts, others } = occupants(dir);
+    if (conflicts.length || others.length) {
+      const what = [conflicts.length && `${conflicts.join(', ')} would be overwritten`, others.length && `${others.join(', ')} would be mixed in`];
+      const line = `${shown} is not empty: ${what.filter(Boolean).join('; ')}`;
+      let overwrite = values.overwrite;
+      if (!overwrite && interactive) {
+        const ok = await prompts.confirm({ message: `${line}. Replace ${conflicts.join(', ') || 'nothing'} and write the project there?`, initialValue: false });
+        if (prompts.isCancel(ok) || !ok) throw new Failure('cancelled', EX.CANCELLED);
+        overwrite = true;
+      }
+      if (!overwrite) throw new Failure(`${line}; choose an empty directory, or pass --overwrite to replace ${conflicts.join(', ') || 'nothing'} and keep the rest`, EX.CANTCREAT);
+      for (const c of conflicts) rmSync(join(dir, c), { recursive: true, force: true });
+    }
+  }
+
+  const user = gitUser();
+  const vars = { name: a.name, description: a.description, maintainer: user ?? `${a.name} maintainers <${a.name}@example.org>`, optsVar: optsVar(a.name) };
+  const rendered = render(vars);
+
+  // From here on, Ctrl-C removes what we wrote: the whole tree if we created the directory.
+  let created: string | undefined;
+  try {
+    created = existsSync(dir) ? undefined : mkdirSync(dir, { recursive: true });
+  } catch (e) {
+    throw new Failure(`cannot create ${shown}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}; choose a directory you can write`, EX.CANTCREAT);
+  }
+  const undo = () => (created ? rmSync(created, { recursive: true, force: true }) : projectEntries().forEach((e) => rmSync(join(dir, e), { recursive: true, force: true })));
+  let interrupted = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    interrupted ||= 128 + constants.signals[signal];
+    if (child) child.kill(signal); // the step ends, then we clean up below
+    else {
+      undo();
+      process.stderr.write(`create-forkd-app: cancelled; removed ${created ? relative(process.cwd(), created) || '.' : `the project's files from ${shown}`}\n`);
+      process.exit(interrupted);
+    }
+  };
+  for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(s, onSignal);
+  const checkInterrupted = () => {
+    if (interrupted) onSignal('SIGINT');
+  };
+
+  try {
+    copyProject(dir);
+    for (const [file, text] of Object.entries(rendered)) writeFileSync(join(dir, file), text);
+  } catch (e) {
+    undo();
+    throw new Failure(`cannot write ${shown}: ${(e as Error).message}; choose a directory you can write`, EX.CANTCREAT);
+  }
+  checkInterrupted();
+
+  const pm = packageManager();
+  const failed: string[] = [];
+  if (values.install !== false) {
+    process.stderr.write(`create-forkd-app: ${pm} install in ${shown}\n`);
+    const code = await step(pm, ['install'], dir);
+    checkInterrupted();
+    if (code !== 0) failed.push(`${pm} install (exit ${code})`);
+  }
+  if (values.git !== false) failed.push(...(await gitInit(dir)));
+  checkInterrupted();
+
+  const run = (s: string) => (pm === 'npm' && s === 'test' ? 'npm test' : `${pm} run ${s}`);
+  const next: [string | false, string?][] = [
+    [shown !== '.' && `cd ${shown}`],
+    [(values.install === false || failed.length > 0) && `${pm} install`],
+    [run('build'), `the native addon, dist/ and out/${a.name}`],
+    ['node dist/main.js --foreground', 'serves on 127.0.0.1:8080; Ctrl-C stops it'],
+    [run('test')],
+    [run('package'), `out/${a.name}_${(JSON.parse(rendered['package.json']) as { version: string }).version}_amd64.deb, .rpm, .tar.gz`],
+  ];
+  const lines = next.filter(([cmd]) => cmd).map(([cmd, why]) => (why ? `${(cmd as string).padEnd(32)}# ${why}` : cmd));
+  process.stdout.write(`\nWrote ${a.name} into ${shown}. Next:\n\n${lines.map((l) => `  ${l}`).join('\n')}\n\n`);
+  if (!user) process.stdout.write('Set "maintainer" in package.json\'s "forkd" block before you ship packages (git has no user.name/user.email).\n');
+  if (failed.length) throw new Failure(`the project is written, but ${failed.join(' and ')} failed; run it yourself in ${shown}`, EX.UNAVAILABLE);
+  return EX.OK;
+}
+
+/** git init and a first commit, unless `dir` is already inside a work tree. */
+async function gitInit(dir: string): Promise<string[]> {
+  const inside = await step('git', ['rev-parse', '--is-inside-work-tree'], dir, true);
+  if (inside === 0) return [];
+  if (inside === 127) return ['git (not installed)'];
+  // Without an identity git cannot commit: leave the files staged and say so, not fail.
+  const identity = (await step('git', ['var', 'GIT_AUTHOR_IDENT'], dir, true)) === 0;
+  const steps = [['init', '-q'], ['add', '-A'], ...(identity ? [['commit', '-q', '-m', 'Initial commit from create-forkd-app']] : [])];
+  for (const args of steps) {
+    const code = await step('git', args, dir);
+    if (code !== 0) return [`git ${args[0]} (exit ${code})`];
+  }
+  if (!identity) process.stderr.write('create-forkd-app: git has no user.name/user.email: the files are staged, not committed\n');
+  return [];
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (e: unknown) => {
+      if (!(e instanceof Failure)) e = new Failure(`internal error: ${(e as Error).stack ?? e}`, EX.SOFTWARE);
+      const f = e as Failure;
+      process.stderr.write(`create-forkd-app: ${f.message}\n`);
+      process.exit(f.exitCode);
+    },
+  );
+}

@@ -1,0 +1,90 @@
+// End to end, the way `npm create forkd-app` runs the generator: from the packed tarball. The new
+// project must install, run its README's commands, pass its own tests (the whole suite, nested),
+// daemonise and serve as out/acmed, and package itself, without a trace of the reference name.
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import t from 'tap';
+import { name as referenceName } from '../lib/identity';
+import { get, hostLock, listenerPids, portFrom, root, run, spawnClean, tempDir } from '../lib/proc';
+import { gitIdentity, mentioning } from './lib';
+
+// The nested build and test suite take minutes; tell tap's runner this file may take 45.
+t.setTimeout(45 * 60_000);
+const minutes = (n: number) => ({ timeoutMs: n * 60_000 });
+
+t.test('npm pack, npm exec create-forkd-app, then build, test, run and package the project', async (t) => {
+  const dir = tempDir(t);
+  const env = gitIdentity(dir);
+  const project = join(dir, 'acme');
+  // Exit 0, or the end of what the step said.
+  const ok = (r: { code: number | null; stdout: string; err: string }, what: string) =>
+    t.equal(r.code, 0, r.code === 0 ? what : `${what}: exit ${r.code}\n${r.stdout.slice(-3000)}\n${r.err.slice(-3000)}`);
+
+  const packed = await run(['npm', 'pack', '--json', '--pack-destination', dir], { cwd: root, ...minutes(3) });
+  ok(packed, 'npm pack');
+  const tarball = join(dir, (JSON.parse(packed.stdout) as { filename: string }[])[0].filename);
+  t.teardown(() => forgetNpx(tarball));
+
+  const made = await run(['npm', 'exec', '--yes', `--package=${tarball}`, '--', 'create-forkd-app', project, '--name', 'acmed', '--yes'], {
+    cwd: dir,
+    env,
+    ...minutes(15),
+  });
+  ok(made, 'npm exec create-forkd-app');
+  t.same(mentioning(project, referenceName, ['node_modules']), [], `grep -ri ${referenceName}: nothing, as generated`);
+  const git = (...args: string[]) => execFileSync('git', args, { cwd: project, encoding: 'utf8' });
+  t.equal(git('rev-list', '--count', 'HEAD'), '1\n', 'one commit');
+  t.equal(git('status', '--porcelain'), '', 'package-lock.json and all committed, node_modules ignored');
+
+  // The README opens with its two commands; run them as written.
+  const readme = readFileSync(join(project, 'README.md'), 'utf8');
+  const [setUp, test] = [...readme.matchAll(/^```sh\n([\s\S]*?)```/gm)].map((m) => m[1].trim());
+  t.equal(test, 'npm test', 'the second is npm test');
+
+  await t.test(`the README's first command builds and serves on 127.0.0.1:8080`, async (t) => {
+    await hostLock(t, 'host-state'); // the packaged config's port, which the nested packaging test uses too
+    const child = spawnClean(['sh', '-c', setUp], { cwd: project, stdio: 'ignore' });
+    const ended = new Promise<number | null>((done) => child.on('exit', (code) => done(code)));
+    t.teardown(() => listenerPids(8080).forEach((p) => process.kill(p, 'SIGTERM')));
+    let body = '';
+    for (const deadline = Date.now() + 10 * 60_000; !body && Date.now() < deadline; ) {
+      body = await get(8080).then((r) => r.body, () => '');
+      if (!body) await new Promise((r) => setTimeout(r, 500));
+    }
+    t.equal(body, 'Hello from acmed!\n', 'it answers on 8080');
+    listenerPids(8080).forEach((p) => process.kill(p, 'SIGTERM'));
+    t.equal(await ended, 0, 'SIGTERM stops it cleanly');
+  });
+
+  const tested = await run(['sh', '-c', test], { cwd: project, ...minutes(30) });
+  const summary = /^# \{ total: (\d+), pass: (\d+)(?:, fail: (\d+))?/m.exec(tested.stdout);
+  ok(tested, 'npm test in the project');
+  t.ok(summary && Number(summary[1]) > 400 && !summary[3], `the project's own suite passes: ${summary?.[0]}`);
+
+  const exe = join(project, 'out', 'acmed');
+  const pidFile = join(dir, 'acmed.pid');
+  const started = await run([exe, '--listen', '127.0.0.1:0', '--pidfile', pidFile], minutes(1));
+  ok(started, 'out/acmed daemonises');
+  t.equal((await get(portFrom(started.err))).body, 'Hello from acmed!\n', 'out/acmed daemonised and serves');
+  t.equal((await run([exe, 'stop', '--pidfile', pidFile])).code, 0, 'and stops');
+  t.notOk(existsSync(pidFile), 'its pid file removed');
+
+  const packaged = await run(['npm', 'run', 'package'], { cwd: project, ...minutes(10) });
+  ok(packaged, 'npm run package');
+  const debs = readdirSync(join(project, 'out')).filter((f) => /^acmed_.*\.deb$/.test(f));
+  t.same(debs, ['acmed_0.1.0_amd64.deb']);
+  t.equal(execFileSync('dpkg-deb', ['-f', join(project, 'out', debs[0]), 'Package', 'Maintainer'], { encoding: 'utf8' }), 'Package: acmed\nMaintainer: Acme Tester <tester@acme.example.org>\n');
+  // Now out/ holds Node itself, whose OpenSSL says "ServerHelloDone": look for the word only.
+  t.same(mentioning(project, referenceName, ['node_modules'], true), [], `grep -riw ${referenceName}: nothing, after build, test and package`);
+});
+
+/** Removes the npx cache entry that `npm exec --package=<tarball>` made for this one tarball. */
+function forgetNpx(tarball: string): void {
+  const npx = join(homedir(), '.npm', '_npx');
+  for (const entry of existsSync(npx) ? readdirSync(npx) : []) {
+    const manifest = join(npx, entry, 'package.json');
+    if (existsSync(manifest) && readFileSync(manifest, 'utf8').includes(tarball)) rmSync(join(npx, entry), { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,202 @@
+// create-forkd-app without a terminal: validation, conflicts, the files it writes, git, install.
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import t from 'tap';
+import { fill, optsVar } from '../../src/create';
+import { name as referenceName } from '../lib/identity';
+import { root, tempDir } from '../lib/proc';
+import { create, gitIdentity, maintainer, mentioning, pkg, tree } from './lib';
+
+const flags = ['--name', '--description', '--yes', '--overwrite', '--no-install', '--no-git', '--help', '--version'];
+const codes = [0, 64, 69, 70, 73, 130];
+
+t.test('--help and the README document every option and exit code', async (t) => {
+  const r = await create(['--help']);
+  t.equal(r.code, 0);
+  t.equal(r.err, '');
+  const readme = readFileSync(join(root, 'README.md'), 'utf8');
+  for (const f of flags) {
+    t.match(r.stdout, new RegExp(`^ {2}(-\\w, )? *${f}\\b`, 'm'), `${f} in --help`);
+    t.match(readme, `\`${f}`, `${f} in the README`);
+  }
+  for (const c of codes) {
+    t.match(r.stdout, new RegExp(`^  ${c} `, 'm'), `exit ${c} in --help`);
+    t.match(readme, `| ${c} |`, `exit ${c} in the README`);
+  }
+  const v = await create(['-V']);
+  t.equal(v.stdout, `create-forkd-app ${pkg.version}\n`);
+});
+
+t.test('bad names: one line that lists each problem and the fix, exit 64, nothing written', async (t) => {
+  const dir = tempDir(t);
+  const cases: [string, RegExp][] = [
+    ['Acme D', /URL-friendly characters \(npm\); can no longer contain capital letters \(npm\); may hold only lowercase/],
+    ['../x', /cannot start with a period \(npm\).*cannot contain '\.' or '\+'/],
+    ['-x', /cannot start with a hyphen \(npm\)/],
+    ['a'.repeat(40), /has 40 characters, so the user _a{40} would pass useradd's limit of 32 \(use at most 31\)/],
+    ['http', /is a core module name \(npm\)/],
+    ['node_modules', /is not a valid package name \(npm\)/],
+    ['acme.d', /cannot contain '\.' or '\+' \(Debian package names can, adduser's user names cannot\)/],
+    ['a', /is shorter than 2 characters/],
+  ];
+  for (const [bad, why] of cases) {
+    const r = await create(['acme', `--name=${bad}`, '--yes'], { cwd: dir });
+    t.equal(r.code, 64, `${bad}: exit 64`);
+    t.equal(r.err.split('\n').length, 2, `${bad}: one line`);
+    t.match(r.err, `create-forkd-app: name ${JSON.stringify(bad)} `);
+    t.match(r.err, why);
+    t.match(r.err, /; choose another --name\n$/);
+  }
+  // The default name is the directory's: the fix is then --name.
+  const r = await create(['My Dir', '--yes'], { cwd: dir });
+  t.equal(r.code, 64);
+  t.match(r.err, /name "My Dir" .*; pass --name NAME \(it defaults to the directory's name\)\n$/);
+  t.same(readdirSync(dir), [], 'nothing was written');
+});
+
+t.test('bad descriptions and usage: one line, exit 64, nothing written', async (t) => {
+  const dir = tempDir(t);
+  const cases: [string[], RegExp][] = [
+    [['--description', 'The acme daemon.'], /must not start with 'A', 'An' or 'The' .*; must not end with a full stop/],
+    [['--description', 'acmed serves greetings'], /must not start with the name acmed/],
+    [['--description', 'x'.repeat(81)], /has 81 characters; Debian wants at most 80/],
+    [['--description', 'two\nlines'], /must be one line of printable text/],
+    [['--bogus'], /unknown option --bogus; see --help/],
+    [['--name'], /--name needs a value \(write --name=VALUE for one that starts with '-'\)/],
+    [['other'], /one project directory, not 2 \(acme other\)/],
+  ];
+  for (const [args, why] of cases) {
+    const r = await create(['acme', '--name', 'acmed', '--yes', ...args], { cwd: dir });
+    t.equal(r.code, 64, `${args[0]}: exit 64`);
+    t.equal(r.err.split('\n').length, 2, `${args[0]}: one line`);
+    t.match(r.err, why);
+  }
+  const none = await create(['--yes'], { cwd: dir });
+  t.equal(none.code, 64);
+  t.match(none.err, 'no project directory: name one, as in "npm create forkd-app my-daemon"');
+  t.same(readdirSync(dir), [], 'nothing was written');
+});
+
+t.test('a directory that holds files: the conflicts are listed and nothing is written; --overwrite', async (t) => {
+  const dir = tempDir(t);
+  const target = join(dir, 'acme');
+  mkdirSync(join(target, 'src'), { recursive: true });
+  writeFileSync(join(target, 'package.json'), '{}\n');
+  writeFileSync(join(target, 'src', 'old.ts'), 'old\n');
+  writeFileSync(join(target, 'notes.txt'), 'mine\n');
+  const before = tree(target);
+  const r = await create(['acme', '--name', 'acmed', '--yes', '--no-install', '--no-git'], { cwd: dir });
+  t.equal(r.code, 73);
+  t.equal(
+    r.err,
+    'create-forkd-app: acme is not empty: package.json, src would be overwritten; notes.txt would be mixed in; ' +
+      'choose an empty directory, or pass --overwrite to replace package.json, src and keep the rest\n',
+  );
+  t.same(tree(target), before, 'nothing was written');
+
+  const o = await create(['acme', '--name', 'acmed', '--yes', '--no-install', '--no-git', '--overwrite'], { cwd: dir });
+  t.equal(o.code, 0, o.err);
+  t.equal(readFileSync(join(target, 'notes.txt'), 'utf8'), 'mine\n', 'what is not the project is kept');
+  t.notOk(existsSync(join(target, 'src', 'old.ts')), 'a replaced directory holds only the new files');
+  t.equal(JSON.parse(readFileSync(join(target, 'package.json'), 'utf8')).name, 'acmed');
+
+  const lone = join(dir, 'lone');
+  mkdirSync(join(lone, '.git'), { recursive: true });
+  t.equal((await create(['lone', '--name', 'acmed', '--yes', '--no-install', '--no-git'], { cwd: dir })).code, 0, 'a lone .git is fine');
+
+  writeFileSync(join(dir, 'file'), '');
+  const f = await create(['file', '--name', 'acmed', '--yes'], { cwd: dir });
+  t.equal(f.code, 73);
+  t.equal(f.err, 'create-forkd-app: file exists and is not a directory; choose another project directory\n');
+});
+
+t.test('the project: this package minus the generator, with the identity in package.json only', async (t) => {
+  const dir = tempDir(t);
+  const env = gitIdentity(dir);
+  const r = await create(['acme', '--name', 'acmed', '--description', 'Greeting service for Acme', '--yes', '--no-install', '--no-git'], { cwd: dir, env });
+  t.equal(r.code, 0, r.err);
+  const target = join(dir, 'acme');
+  t.match(r.stdout, /Wrote acmed into acme\. Next:\n\n {2}cd acme\n {2}npm install\n {2}npm run build .*\n {2}node dist\/main\.js --foreground .*\n {2}npm test\n {2}npm run package /);
+
+  // The files: what this package ships, less the generator, plus template/'s three.
+  const generatorOnly = /^(dist\/create|template|src\/create|test\/create)(\/|$)/;
+  const copied = pkg.files
+    .filter((f) => !generatorOnly.test(f))
+    .flatMap((f) => (statSync(join(root, f)).isDirectory() ? tree(join(root, f)).map((x) => join(f, x)) : [f]))
+    .filter((f) => !generatorOnly.test(f));
+  t.same(tree(target), [...copied, '.gitignore', 'README.md', 'package.json'].sort(), 'the expected files, no more');
+  for (const f of copied) if (!readFileSync(join(target, f)).equals(readFileSync(join(root, f)))) t.fail(`${f} differs from the source`);
+  t.equal(execFileSync('stat', ['-c', '%a', join(target, '.ci', 'run')], { encoding: 'utf8' }).trim(), '755', '.ci/run stays executable');
+  t.equal(readFileSync(join(target, '.gitignore'), 'utf8'), readFileSync(join(root, 'template', '_gitignore'), 'utf8'));
+
+  // package.json: the identity rewritten, the generator's own keys gone, the rest as it was.
+  const ours = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+  const theirs = JSON.parse(readFileSync(join(target, 'package.json'), 'utf8'));
+  t.same(theirs.forkd, {
+    name: 'acmed',
+    description: 'Greeting service for Acme',
+    user: '_acmed',
+    listen: ours.forkd.listen,
+    config: '/etc/acmed/acmed.toml',
+    pidfile: '/run/acmed/acmed.pid',
+    maintainer,
+  });
+  t.match(theirs, { name: 'acmed', version: '0.1.0', description: 'Greeting service for Acme', private: true });
+  t.notOk('bin' in theirs || 'files' in theirs || 'prepack' in theirs.scripts, 'no bin, files or prepack');
+  t.same(Object.keys(theirs.dependencies), ['smol-toml'], 'the generator\'s dependencies are not the daemon\'s');
+  const { prepack: _, ...scripts } = ours.scripts;
+  t.same(theirs.scripts, scripts);
+  t.same(theirs.devDependencies, ours.devDependencies);
+  t.same(theirs.binary, ours.binary);
+
+  // The README is the new daemon's; the reference daemon's name is nowhere (grep -ril).
+  const readme = readFileSync(join(target, 'README.md'), 'utf8');
+  t.match(readme, /^# acmed: Greeting service for Acme\n/);
+  t.notMatch(readme, '{{', 'every placeholder filled');
+  t.match(readme, '`/etc/default/acmed` | `ACMED_OPTS`');
+  t.same(mentioning(target, referenceName), [], `no file mentions ${referenceName}`);
+});
+
+t.test("README.md's manual is template/README.md rendered for the reference daemon", async (t) => {
+  const marker = "<!-- The manual: everything below is the same in create-forkd-app's README. -->\n";
+  const manual = (text: string) => text.slice(text.indexOf(marker) + marker.length);
+  const template = readFileSync(join(root, 'template', 'README.md'), 'utf8');
+  const readme = readFileSync(join(root, 'README.md'), 'utf8');
+  t.ok(template.includes(marker) && readme.includes(marker), 'both have the marker');
+  const want = fill(manual(template), { name: referenceName, optsVar: optsVar(referenceName) }).split('\n');
+  const got = manual(readme).split('\n');
+  const first = want.findIndex((line, i) => line !== got[i]);
+  t.equal(first === -1 && want.length === got.length ? 'same' : `line ${first + 1} of the manual: ${JSON.stringify(got[first])}, want ${JSON.stringify(want[first])}`, 'same', 'edit template/README.md, then carry the change into README.md');
+});
+
+t.test('git: a repository with one commit by the configured user; none inside a work tree', async (t) => {
+  const dir = tempDir(t);
+  const env = gitIdentity(dir);
+  const r = await create(['acme', '--name', 'acmed', '--yes', '--no-install'], { cwd: dir, env });
+  t.equal(r.code, 0, r.err);
+  const git = (cwd: string, ...args: string[]) => execFileSync('git', args, { cwd, encoding: 'utf8', env: { ...process.env, ...env } });
+  const target = join(dir, 'acme');
+  t.equal(git(target, 'log', '--format=%an <%ae>|%s'), `${maintainer}|Initial commit from create-forkd-app\n`);
+  t.equal(git(target, 'status', '--porcelain'), '', 'everything committed');
+  t.equal(git(target, 'ls-files').split('\n').filter(Boolean).length, tree(target).length, 'every file is in the commit');
+
+  git(dir, 'init', '-q', 'outer');
+  const inner = await create(['outer/acme', '--name', 'acmed', '--yes', '--no-install'], { cwd: dir, env });
+  t.equal(inner.code, 0, inner.err);
+  t.notOk(existsSync(join(dir, 'outer', 'acme', '.git')), 'no repository inside a work tree');
+});
+
+t.test('install: the package manager that runs the generator; a failure keeps the project, exit 69', async (t) => {
+  const dir = tempDir(t);
+  // PATH without pnpm: the install step must fail, and say so.
+  const r = await create(['acme', '--name', 'acmed', '--yes', '--no-git'], {
+    cwd: dir,
+    env: { npm_config_user_agent: 'pnpm/9.12.0 npm/? node/v20.17.0 linux x64', PATH: '/nonexistent' },
+  });
+  t.equal(r.code, 69);
+  t.match(r.err, 'create-forkd-app: pnpm install in acme\n');
+  t.match(r.err, /create-forkd-app: the project is written, but pnpm install \(exit 127\) failed; run it yourself in acme\n$/);
+  t.match(r.stdout, '  pnpm install\n  pnpm run build');
+  t.ok(existsSync(join(dir, 'acme', 'package.json')), 'the project is kept');
+});

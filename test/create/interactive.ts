@@ -1,0 +1,110 @@
+// create-forkd-app at a real terminal (tmux): the prompts, and Ctrl-C at a prompt and mid-install.
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import t from 'tap';
+import { tempDir, waitFor } from '../lib/proc';
+import { create, generator, gitIdentity, tree } from './lib';
+
+/**
+ * Runs the generator with args in a tmux terminal, in cwd, with CI unset (a person is present).
+ * The shell records the exit status in a file of its own directory.
+ */
+function terminal(t: { teardown(fn: () => void): void }, cwd: string, args: string[], env: NodeJS.ProcessEnv) {
+  const socket = `forkd-create-${process.pid}-${Math.random().toString(36).slice(2)}`;
+  const tmux = (...a: string[]) => execFileSync('tmux', ['-L', socket, ...a], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  t.teardown(() => {
+    try {
+      tmux('kill-server');
+    } catch {
+      // already gone
+    }
+  });
+  const shellDir = tempDir(t);
+  const quoted = (s: string) => `'${s.replace(/'/g, "'\\''")}'`;
+  const vars = Object.entries(env).map(([k, v]) => `${k}=${quoted(v!)}`);
+  // The trap keeps the shell alive to record $? when Ctrl-C kills its child; the shell itself
+  // stays out of cwd.
+  writeFileSync(
+    join(shellDir, 'run.sh'),
+    `trap 'true' INT\n(cd ${quoted(cwd)} && exec env -u NODE_OPTIONS -u CI ${vars.join(' ')} ${quoted(process.execPath)} ${quoted(generator)} ${args.map(quoted).join(' ')})\necho $? > ${quoted(join(shellDir, 'exit'))}\nsleep 60\n`,
+  );
+  tmux('new-session', '-d', '-x', '150', '-y', '40', '-c', shellDir, 'sh ./run.sh');
+  const screen = () => tmux('capture-pane', '-p');
+  const exitFile = join(shellDir, 'exit');
+  return {
+    screen,
+    see: (text: string, timeoutMs?: number) => waitFor(`"${text}" on the screen`, () => screen().includes(text), timeoutMs),
+    type: (text: string) => tmux('send-keys', '-l', text),
+    key: (key: string) => tmux('send-keys', key),
+    exit: async () => {
+      await waitFor('the exit status', () => existsSync(exitFile) && readFileSync(exitFile, 'utf8').endsWith('\n'), 20_000);
+      return Number(readFileSync(exitFile, 'utf8'));
+    },
+  };
+}
+
+/** Live processes whose working directory is dir or below it (npm and its children). */
+function processesIn(dir: string): number[] {
+  return readdirSync('/proc')
+    .filter((p) => /^\d+$/.test(p))
+    .filter((p) => {
+      try {
+        return (readlinkSync(`/proc/${p}/cwd`) + '/').startsWith(dir + '/');
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+
+t.test('the prompts accept answers and give the same project as the flags', async (t) => {
+  const dir = tempDir(t);
+  const env = gitIdentity(dir);
+  const term = terminal(t, dir, ['--no-install', '--no-git'], env);
+  await term.see('Project directory');
+  term.type('by-prompts');
+  term.key('Enter');
+  await term.see('Daemon name');
+  t.match(term.screen(), 'by-prompts', 'the directory is offered as the name');
+  term.type('acmed');
+  term.key('Enter');
+  await term.see('One-line description');
+  // Rejected answers are explained at the prompt, which waits for a better one.
+  term.type('The Acme daemon.');
+  term.key('Enter');
+  await term.see("must not start with 'A', 'An' or 'The'");
+  for (let i = 0; i < 'The Acme daemon.'.length; i++) term.key('BSpace');
+  term.type('Greeting service for Acme');
+  term.key('Enter');
+  t.equal(await term.exit(), 0, term.screen());
+  t.match(term.screen(), 'Wrote acmed into by-prompts');
+
+  const flags = await create(['by-flags', '--name', 'acmed', '--description', 'Greeting service for Acme', '--yes', '--no-install', '--no-git'], { cwd: dir, env });
+  t.equal(flags.code, 0, flags.err);
+  const [a, b] = [join(dir, 'by-prompts'), join(dir, 'by-flags')];
+  t.same(tree(a), tree(b), 'the same files');
+  const differ = tree(a).filter((f) => !readFileSync(join(a, f)).equals(readFileSync(join(b, f))));
+  t.same(differ, [], 'with the same contents');
+});
+
+t.test('Ctrl-C at a prompt: exit 130, nothing written', async (t) => {
+  const dir = tempDir(t);
+  const term = terminal(t, dir, ['acme', '--no-install', '--no-git'], {});
+  await term.see('Daemon name');
+  term.key('C-c');
+  t.equal(await term.exit(), 130);
+  t.same(readdirSync(dir), [], 'nothing written');
+});
+
+t.test('Ctrl-C during npm install: exit 130, the directory it created is gone, no process left', async (t) => {
+  const dir = tempDir(t);
+  const term = terminal(t, dir, ['new/acme', '--name', 'acmed', '--yes', '--no-git'], {});
+  await term.see('npm install in new/acme', 30_000);
+  await waitFor('the install to run', () => existsSync(join(dir, 'new', 'acme', 'node_modules')), 60_000).catch(() => undefined);
+  term.key('C-c');
+  t.equal(await term.exit(), 130, term.screen());
+  t.match(term.screen(), 'create-forkd-app: cancelled; removed new');
+  t.same(readdirSync(dir), [], 'new/ (created by the generator) is gone');
+  t.same(processesIn(dir), [], 'no process left working in it');
+});
