@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import t from 'tap';
 import { fill, optsVar } from '../../src/create';
 import { name as referenceName } from '../lib/identity';
-import { root, tempDir } from '../lib/proc';
-import { create, gitIdentity, maintainer, mentioning, pkg, tree } from './lib';
+import { root, run, tempDir } from '../lib/proc';
+import { create, generator, gitIdentity, maintainer, mentioning, pkg, tree } from './lib';
 
 const flags = ['--name', '--description', '--yes', '--overwrite', '--no-install', '--no-git', '--help', '--version'];
 const codes = [0, 64, 69, 70, 73, 130];
@@ -200,3 +200,17 @@ t.test('install: the package manager that runs the generator; a failure keeps th
   t.match(r.stdout, '  pnpm install\n  pnpm run build');
   t.ok(existsSync(join(dir, 'acme', 'package.json')), 'the project is kept');
 });
+
+const systemNode = '/usr/bin/node';
+const systemVersion = existsSync(systemNode) ? execFileSync(systemNode, ['--version'], { encoding: 'utf8' }).trim() : '';
+
+t.test(
+  'runs on the oldest Node it supports, where the system has one (npm create uses that Node)',
+  { skip: !/^v20\./.test(systemVersion) && `no Node 20 at ${systemNode}` },
+  async (t) => {
+    const dir = tempDir(t);
+    const r = await run([systemNode, generator, 'acme', '--name', 'acmed', '--yes', '--no-install', '--no-git'], { cwd: dir });
+    t.equal(r.code, 0, `${systemVersion}: ${r.err}`);
+    t.ok(existsSync(join(dir, 'acme', 'package.json')), `written by Node ${systemVersion}`);
+  },
+);
