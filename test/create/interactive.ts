@@ -1,6 +1,6 @@
 // create-forkd-app at a real terminal (tmux): the prompts, and Ctrl-C at a prompt and mid-install.
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { tempDir, waitFor } from '../lib/proc';
@@ -86,6 +86,27 @@ t.test('the prompts accept answers and give the same project as the flags', asyn
   t.same(tree(a), tree(b), 'the same files');
   const differ = tree(a).filter((f) => !readFileSync(join(a, f)).equals(readFileSync(join(b, f))));
   t.same(differ, [], 'with the same contents');
+});
+
+t.test('a directory holding files: the prompt lists the conflicts; n keeps it as it was, y writes', async (t) => {
+  const dir = tempDir(t);
+  mkdirSync(join(dir, 'acme'));
+  writeFileSync(join(dir, 'acme', 'package.json'), '{}\n');
+  writeFileSync(join(dir, 'acme', 'notes.txt'), 'mine\n');
+  const args = ['acme', '--name', 'acmed', '--description', 'Greeting service for Acme', '--no-install', '--no-git'];
+  const no = terminal(t, dir, args, {});
+  await no.see('acme is not empty: package.json would be overwritten; notes.txt would be mixed in. Replace package.json');
+  no.type('n');
+  t.equal(await no.exit(), 130, 'no: cancelled');
+  t.same(tree(join(dir, 'acme')), ['notes.txt', 'package.json'], 'nothing written');
+  t.equal(readFileSync(join(dir, 'acme', 'package.json'), 'utf8'), '{}\n');
+
+  const yes = terminal(t, dir, args, {});
+  await yes.see('acme is not empty');
+  yes.type('y');
+  t.equal(await yes.exit(), 0, yes.screen());
+  t.equal(JSON.parse(readFileSync(join(dir, 'acme', 'package.json'), 'utf8')).name, 'acmed', 'package.json replaced');
+  t.equal(readFileSync(join(dir, 'acme', 'notes.txt'), 'utf8'), 'mine\n', 'the rest kept');
 });
 
 t.test('Ctrl-C at a prompt: exit 130, nothing written', async (t) => {
