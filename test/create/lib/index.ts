@@ -1,7 +1,7 @@
 // Helpers of the generator's tests (test/create/ is left out of generated projects).
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { root, run, type RunOptions } from '../lib/proc';
+import { root, run, type RunOptions } from '../../lib/proc';
 
 export const generator = join(root, 'dist', 'create', 'index.js');
 export const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string; files: string[] };
