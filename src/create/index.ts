@@ -37,7 +37,7 @@ const exitCodes: [number, string][] = [
   [EX.USAGE, 'bad command line, name or description: nothing was written'],
   [EX.UNAVAILABLE, 'the project is written, but the install or git step failed: run it yourself'],
   [EX.SOFTWARE, 'internal error: this create-forkd-app package is broken (please report it)'],
-  [EX.CANTCREAT, 'the directory holds files that would be overwritten (see --overwrite), or cannot be written'],
+  [EX.CANTCREAT, 'the directory holds files (each is listed; see --overwrite), or cannot be written'],
   [EX.CANCELLED, 'cancelled (Ctrl-C or a cancelled prompt): a directory it created is removed'],
 ];
 
