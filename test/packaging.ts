@@ -4,11 +4,10 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, copyFileSync, existsSync, realpathSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import t from 'tap';
 import { executablePath } from './lib/launchers';
-import { alive, get, hostLock, root, run, tempDir, waitFor } from './lib/proc';
+import { alive, get, hostLock, portFree, root, run, tempDir, waitFor } from './lib/proc';
 
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 const name: string = pkg.forkd.name;
@@ -20,14 +19,6 @@ const sha = (path: string) => createHash('sha256').update(readFileSync(path)).di
 
 const isRoot = process.getuid!() === 0;
 const installed = () => run(['dpkg-query', '-W', '-f', '${Status}', name]).then((r) => r.stdout.includes('install ok installed'));
-
-async function portFree(p: number): Promise<boolean> {
-  const s = createServer();
-  return new Promise((done) => {
-    s.once('error', () => done(false));
-    s.listen(p, '127.0.0.1', () => s.close(() => done(true)));
-  });
-}
 
 t.test('packages', { skip: !isRoot && 'installs packages: needs root' }, async (t) => {
   const dir = tempDir(t);

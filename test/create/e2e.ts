@@ -7,7 +7,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { name as referenceName } from '../lib/identity';
-import { get, hostLock, listenerPids, portFrom, root, run, spawnClean, tempDir } from '../lib/proc';
+import { get, hostLock, listenerPids, portFree, portFrom, root, run, spawnClean, tempDir } from '../lib/proc';
 import { gitIdentity, mentioning } from './lib';
 
 // The nested build and test suite take minutes; tell tap's runner this file may take 45.
@@ -45,6 +45,8 @@ t.test('npm pack, npm exec create-forkd-app, then build, test, run and package t
 
   await t.test(`the README's first command builds and serves on 127.0.0.1:8080`, async (t) => {
     await hostLock(t, 'host-state'); // the packaged config's port, which the nested packaging test uses too
+    // Free now, and the lock keeps our tests off it: whatever listens there next is the README's.
+    if (!(await portFree(8080))) return t.fail('port 8080 is in use on this machine; free it to run this test');
     const child = spawnClean(['sh', '-c', setUp], { cwd: project, stdio: 'ignore' });
     const ended = new Promise<number | null>((done) => child.on('exit', (code) => done(code)));
     t.teardown(() => listenerPids(8080).forEach((p) => process.kill(p, 'SIGTERM')));

@@ -2,6 +2,7 @@
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -87,6 +88,15 @@ export async function hostLock(t: { teardown(fn: () => void | Promise<void>): vo
     const gone = new Promise((done) => holder.once('exit', done));
     holder.stdin!.end();
     return gone.then(() => undefined);
+  });
+}
+
+/** Whether nothing listens on 127.0.0.1:port (a fixed port that a packaged config uses). */
+export async function portFree(port: number): Promise<boolean> {
+  const s = createServer();
+  return new Promise((done) => {
+    s.once('error', () => done(false));
+    s.listen(port, '127.0.0.1', () => s.close(() => done(true)));
   });
 }
 
