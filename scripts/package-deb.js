@@ -3,9 +3,9 @@
 // out/<name>_<version>_amd64.deb from the one description (packaging/describe.js), built with
 // dpkg-deb --root-owner-group. Usage: package-deb.js [--version V] [--out DIR]
 const { createHash } = require('node:crypto');
-const { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync, utimesSync } = require('node:fs');
+const { chmodSync, mkdirSync, writeFileSync, utimesSync } = require('node:fs');
 const { join } = require('node:path');
-const { describe, stageTree, tool, run } = require('./packaging/describe');
+const { describe, inStage, stageTree, tool, run } = require('./packaging/describe');
 const { debScripts } = require('./packaging/render');
 
 function script(body) {
@@ -16,9 +16,8 @@ function buildDeb({ version, outDir }) {
   const desc = describe({ version });
   const { id } = desc;
   const scripts = debScripts(id);
-  mkdirSync(outDir, { recursive: true });
-  const stage = mkdtempSync(join(outDir, '.deb-'));
-  try {
+  return inStage(outDir, 'deb', (dir) => {
+    const stage = join(dir, 'root');
     const files = stageTree(
       { ...desc, files: [...desc.files, { role: 'doc', path: `/usr/share/lintian/overrides/${id.name}`, mode: 0o644, content: Buffer.from(lintianOverrides(id)) }] },
       stage,
@@ -60,15 +59,13 @@ function buildDeb({ version, outDir }) {
     utimesSync(debian, id.epoch, id.epoch);
     chmodSync(stage, 0o755);
     utimesSync(stage, id.epoch, id.epoch);
-    const deb = join(outDir, `${id.name}_${id.version}_amd64.deb`);
+    const deb = join(dir, `${id.name}_${id.version}_amd64.deb`);
     tool('dpkg-deb', ['--root-owner-group', '-Zxz', '--build', stage, deb], {
       env: { ...process.env, SOURCE_DATE_EPOCH: String(id.epoch) },
       apt: 'dpkg',
     });
     return deb;
-  } finally {
-    rmSync(stage, { recursive: true, force: true });
-  }
+  });
 }
 
 /** Each override says why: they all come from shipping upstream Node.js as the executable. */

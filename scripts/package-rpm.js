@@ -2,18 +2,16 @@
 'use strict';
 // out/<name>-<version>-1.x86_64.rpm from the one description (packaging/describe.js), built with
 // rpmbuild -bb. Usage: package-rpm.js [--version V] [--out DIR]
-const { mkdirSync, mkdtempSync, renameSync, rmSync, utimesSync, writeFileSync } = require('node:fs');
+const { mkdirSync, utimesSync, writeFileSync } = require('node:fs');
 const { join } = require('node:path');
-const { describe, stageTree, tool, run } = require('./packaging/describe');
+const { describe, inStage, stageTree, tool, run } = require('./packaging/describe');
 const { rpmScriptlets } = require('./packaging/render');
 const { longDescription } = require('./package-deb');
 
 function buildRpm({ version, outDir }) {
   const desc = describe({ version });
   const { id } = desc;
-  mkdirSync(outDir, { recursive: true });
-  const top = mkdtempSync(join(outDir, '.rpm-'));
-  try {
+  return inStage(outDir, 'rpm', (top) => {
     const stage = join(top, 'stage');
     const files = stageTree(desc, stage, '/usr/lib/systemd/system');
     // RPM packages the log directory logrotate works in (systemd's LogsDirectory does it on deb).
@@ -88,12 +86,8 @@ ${files
       ['-bb', '--quiet', '--define', `_topdir ${top}`, '--define', `_rpmdir ${top}/rpms`, '--define', '_build_name_fmt %%{NAME}-%%{VERSION}-%%{RELEASE}.%%{ARCH}.rpm', specFile],
       { env: { ...process.env, SOURCE_DATE_EPOCH: String(id.epoch) }, apt: 'rpm' },
     );
-    const rpm = join(outDir, `${id.name}-${id.version}-1.x86_64.rpm`);
-    renameSync(join(top, 'rpms', `${id.name}-${id.version}-1.x86_64.rpm`), rpm);
-    return rpm;
-  } finally {
-    rmSync(top, { recursive: true, force: true });
-  }
+    return join(top, 'rpms', `${id.name}-${id.version}-1.x86_64.rpm`);
+  });
 }
 
 module.exports = { buildRpm };

@@ -2,16 +2,14 @@
 'use strict';
 // out/<name>-<version>-linux-x64.tar.gz: the same tree as the packages, under one directory, for
 // hosts without dpkg or rpm. Usage: package-tarball.js [--version V] [--out DIR]
-const { mkdirSync, mkdtempSync, rmSync, writeFileSync, utimesSync } = require('node:fs');
+const { writeFileSync, utimesSync } = require('node:fs');
 const { join } = require('node:path');
-const { describe, stageTree, tool, run } = require('./packaging/describe');
+const { describe, inStage, stageTree, tool, run } = require('./packaging/describe');
 
 function buildTarball({ version, outDir }) {
   const desc = describe({ version });
   const { id } = desc;
-  mkdirSync(outDir, { recursive: true });
-  const top = mkdtempSync(join(outDir, '.tar-'));
-  try {
+  return inStage(outDir, 'tar', (top) => {
     const base = `${id.name}-${id.version}-linux-x64`;
     stageTree(desc, join(top, base), '/lib/systemd/system');
     writeFileSync(
@@ -26,14 +24,12 @@ See: man ${id.name}
     );
     utimesSync(join(top, base, 'INSTALL'), id.epoch, id.epoch);
     utimesSync(join(top, base), id.epoch, id.epoch);
-    const tarball = join(outDir, `${base}.tar.gz`);
+    const tarball = join(top, `${base}.tar.gz`);
     const tar = join(top, `${base}.tar`);
     tool('tar', ['--sort=name', `--mtime=@${id.epoch}`, '--owner=0', '--group=0', '--numeric-owner', '--format=gnu', '-C', top, '-cf', tar, base]);
     tool('sh', ['-c', `gzip -9n < "$1" > "$2"`, 'sh', tar, tarball]);
     return tarball;
-  } finally {
-    rmSync(top, { recursive: true, force: true });
-  }
+  });
 }
 
 module.exports = { buildTarball };

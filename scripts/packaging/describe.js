@@ -111,6 +111,25 @@ function stageTree(desc, dir, unitDir) {
   return written.sort((a, b) => a.path.localeCompare(b.path));
 }
 
+/**
+ * Builds one artefact in a fresh directory under outDir; build(dir) returns the path of what it
+ * made there, which is then renamed into outDir. So outDir never holds a half-written package,
+ * and the directory is removed whatever happens.
+ */
+function inStage(outDir, kind, build) {
+  const { mkdirSync, mkdtempSync, renameSync, rmSync } = require('node:fs');
+  mkdirSync(outDir, { recursive: true });
+  const dir = mkdtempSync(join(outDir, `.${kind}-`));
+  try {
+    const made = build(dir);
+    const target = join(outDir, require('node:path').basename(made));
+    renameSync(made, target);
+    return target;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 /** Runs a packaging tool; its failure ends the script with what it said. */
 function tool(cmd, args, { apt, ...opts } = {}) {
   const { spawnSync } = require('node:child_process');
@@ -137,4 +156,4 @@ function run(main) {
   }
 }
 
-module.exports = { describe, stageTree, tool, run, root };
+module.exports = { describe, stageTree, inStage, tool, run, root };
