@@ -48,7 +48,7 @@ function describe(overrides = {}) {
     logDir: '/var/log/' + f.name,
     logFile: `/var/log/${f.name}/${f.name}.log`,
     defaults: `/etc/default/${f.name}`,
-    optsVar: f.name.toUpperCase().replace(/[^A-Z0-9]/g, '_') + '_OPTS',
+    optsVar: optsVar(f.name),
     epoch: sourceDateEpoch(),
   };
   // Where the CLI's own help text comes from: the man page says what --help says.
@@ -75,6 +75,11 @@ function describe(overrides = {}) {
     },
   ];
   return { id, files };
+}
+
+/** The variable in /etc/default/NAME that holds extra options: HELLO_D_OPTS for hello-d. */
+function optsVar(name) {
+  return name.toUpperCase().replace(/[^A-Z0-9]/g, '_') + '_OPTS';
 }
 
 function text(s) {
@@ -156,4 +161,4 @@ function run(main) {
   }
 }
 
-module.exports = { describe, stageTree, inStage, tool, run, root };
+module.exports = { describe, stageTree, inStage, tool, run, root, optsVar };

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // create-forkd-app: writes a new daemon project, this package minus the generator plus template/.
-// `npm create forkd-app my-daemon -- --name mydaemon` runs it. Self-contained: only dist/create
-// and template/ of the compiled tree ship in the package, so it imports nothing from ../daemon.
+// `npm create forkd-app my-daemon -- --name mydaemon` runs it. Of the compiled tree only
+// dist/create ships, so it imports nothing from ../daemon; scripts/ ships as it is (new projects
+// need it), and the packaging names come from there.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { constants } from 'node:os';
@@ -139,10 +140,8 @@ export function fill(text: string, vars: Record<string, string>): string {
   return text.replace(/\{\{(\w+)\}\}/g, (_, k: string) => vars[k]);
 }
 
-/** The variable of extra options in /etc/default/NAME, as scripts/packaging/describe.js names it. */
-export function optsVar(name: string): string {
-  return name.toUpperCase().replace(/[^A-Z0-9]/g, '_') + '_OPTS';
-}
+/** The variable in /etc/default/NAME that holds extra options, named by the packaging scripts. */
+export const { optsVar } = require('../../scripts/packaging/describe') as { optsVar: (name: string) => string };
 
 /** The files that template/ makes for the new project, by their path there. */
 export function render(vars: Record<string, string>): Record<string, string> {
