@@ -1,7 +1,7 @@
 /*
  * fork_parent with re-exec. The parent relays the child's stderr to its own and learns the
  * outcome from a separate ready channel, so "stderr closed because ready" and "stderr closed
- * because the child died" can never be confused (DESIGN.md §1).
+ * because the child died" can never be confused (ARCHITECTURE.md §1).
  *
  * Ready channel bytes, child to parent:
  *   'R'                  the daemon is ready (written by fork_parent_ready).
@@ -439,7 +439,7 @@ const char *fork_parent_signame(int sig, char *buf, size_t len) {
   return buf;
 }
 
-/* Says what became of the child and chooses the parent's exit code (DESIGN.md §1's table). */
+/* Says what became of the child and chooses the parent's exit code (ARCHITECTURE.md §1's table). */
 static void report(struct relay *r, struct fork_parent_result *res) {
   const char *name = r->opts->name;
   char buf[32];

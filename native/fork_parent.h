@@ -1,4 +1,4 @@
-/* fork_parent: start a daemon the way a good Unix daemon starts (see DESIGN.md §1). */
+/* fork_parent: start a daemon the way a good Unix daemon starts (see ARCHITECTURE.md §1). */
 #ifndef FORKD_FORK_PARENT_H
 #define FORKD_FORK_PARENT_H
 

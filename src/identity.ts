@@ -1,4 +1,4 @@
-// The daemon's identity lives in one place: package.json's "forkd" block (DESIGN.md §2).
+// The daemon's identity lives in one place: package.json's "forkd" block (ARCHITECTURE.md §5).
 export interface Identity {
   /** Executable, package and service name. */
   name: string;

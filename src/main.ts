@@ -1,4 +1,4 @@
-// The executable's entry: parse args → daemonize → start the server → ready (DESIGN.md §1).
+// The executable's entry: parse args → daemonize → start the server → ready (ARCHITECTURE.md §1).
 // Only the argument parser and the runtime load before the fork; the server loads in the daemon.
 import { helpText, parseCommandLine, type RunOptions } from './cli';
 import { control, daemonize, DaemonError, dropInheritedNodeVariables, EX, Logger, singleExecutable } from './daemon';

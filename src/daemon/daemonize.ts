@@ -1,4 +1,4 @@
-// daemonize() and the daemon's lifecycle: set-up, ready, reload, graceful stop (DESIGN.md §1).
+// daemonize() and the daemon's lifecycle: set-up, ready, reload, graceful stop (ARCHITECTURE.md §1).
 import { closeSync, fchownSync, openSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { DaemonError, EX, reason } from './exit-codes';
