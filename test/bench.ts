@@ -1,4 +1,4 @@
-// The benchmarks run and print every figure. Not a timed test: goals are reported, never asserted.
+// The benchmarks run and print every figure. Not a timed test: figures are printed, never asserted.
 import { join } from 'node:path';
 import t from 'tap';
 import { root, run } from './lib/proc';
@@ -9,5 +9,7 @@ t.test('npm run bench -- --quick prints every figure', async (t) => {
   for (const key of ['startup', 'relay', 'serving', 'memory-idle', 'memory-load', 'size', 'packages', 'parent-path', 'build'])
     t.match(r.stdout, new RegExp(`^${key}: \\S`, 'm'), `${key}`);
   t.match(r.stdout, /^relay: [\d.]+ MB byte-exact/m, 'the relayed bytes were compared');
+  // One noisy run is no verdict: the goals and their discussion live in BENCHMARKS.md.
+  t.notMatch(r.stdout, /\b(goal|met|MISSED)\b/, 'figures and ratios only, no verdicts');
   t.comment(r.stdout.trim());
 });
