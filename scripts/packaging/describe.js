@@ -26,11 +26,14 @@ function describe(overrides = {}) {
   const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
   const f = pkg.forkd;
   const exe = join(root, 'out', f.name);
+  let built;
   try {
-    statSync(exe);
+    built = statSync(exe).mtimeMs;
   } catch {
     throw new Error(`${exe} is missing; run "npm run build" first`);
   }
+  const newer = newerInput(built);
+  if (newer) throw new Error(`${exe} is older than ${newer}; run "npm run build" first`);
   const id = {
     name: f.name,
     version: overrides.version || pkg.version,
@@ -75,6 +78,26 @@ function describe(overrides = {}) {
     },
   ];
   return { id, files };
+}
+
+/** What out/NAME is built from (scripts/build-executable.js): the first of them changed since. */
+function newerInput(builtMs) {
+  const { readdirSync } = require('node:fs');
+  const newer = (p) => {
+    const st = statSync(p, { throwIfNoEntry: false });
+    if (!st) return undefined;
+    if (!st.isDirectory()) return st.mtimeMs > builtMs ? p : undefined;
+    for (const e of readdirSync(p)) {
+      const found = newer(join(p, e));
+      if (found) return found;
+    }
+    return undefined;
+  };
+  for (const input of ['src', 'native', 'CMakeLists.txt', 'tsconfig.json', 'package.json', 'package-lock.json']) {
+    const found = newer(join(root, input));
+    if (found) return require('node:path').relative(root, found);
+  }
+  return undefined;
 }
 
 /** The variable in /etc/default/NAME that holds extra options: HELLO_D_OPTS for hello-d. */
