@@ -17,7 +17,12 @@ export const EX = { OK: 0, USAGE: 64, UNAVAILABLE: 69, SOFTWARE: 70, CANTCREAT: 
 
 /** The package's root: dist/create/../.. in a checkout and in the installed package alike. */
 const root = resolve(__dirname, '..', '..');
-const self = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { name: string; version: string; files: string[] };
+const self = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
+  name: string;
+  version: string;
+  files: string[];
+  forkd: { listen: string };
+};
 
 /** What belongs to the generator: shipped in this package, never in the projects it writes. */
 const generatorOnly = ['dist/create', 'template', 'src/create', 'test/create'];
@@ -136,8 +141,12 @@ export function overlay(base: Json, over: Json, vars: Record<string, string>): J
   return out;
 }
 
+/** {{x}} becomes vars.x; a placeholder with no value is a bug in template/, never "undefined". */
 export function fill(text: string, vars: Record<string, string>): string {
-  return text.replace(/\{\{(\w+)\}\}/g, (_, k: string) => vars[k]);
+  return text.replace(/\{\{(\w+)\}\}/g, (_, k: string) => {
+    if (!Object.hasOwn(vars, k)) throw new Error(`template placeholder {{${k}}} has no value`);
+    return vars[k];
+  });
 }
 
 /** The variable in /etc/default/NAME that holds extra options, named by the packaging scripts. */
@@ -269,7 +278,13 @@ async function main(argv: string[]): Promise<number> {
   }
 
   const user = gitUser();
-  const vars = { name: a.name, description: a.description, maintainer: user ?? `${a.name} maintainers <${a.name}@example.org>`, optsVar: optsVar(a.name) };
+  const vars = {
+    name: a.name,
+    description: a.description,
+    maintainer: user ?? `${a.name} maintainers <${a.name}@example.org>`,
+    optsVar: optsVar(a.name),
+    listen: self.forkd.listen,
+  };
   const rendered = render(vars);
 
   // From here on, Ctrl-C removes what we wrote: the whole tree if we created the directory.
@@ -320,7 +335,7 @@ async function main(argv: string[]): Promise<number> {
     [shown !== '.' && `cd ${shown}`],
     [(values.install === false || failed.length > 0) && `${pm} install`],
     [run('build'), `the native addon, dist/ and out/${a.name}`],
-    ['node dist/main.js --foreground', 'serves on 127.0.0.1:8080; Ctrl-C stops it'],
+    ['node dist/main.js --foreground', `serves on ${vars.listen}; Ctrl-C stops it`],
     [run('test')],
     [run('package'), `out/${a.name}_${(JSON.parse(rendered['package.json']) as { version: string }).version}_amd64.deb, .rpm, .tar.gz`],
   ];

@@ -164,7 +164,8 @@ t.test("README.md's manual is template/README.md rendered for the reference daem
   const template = readFileSync(join(root, 'template', 'README.md'), 'utf8');
   const readme = readFileSync(join(root, 'README.md'), 'utf8');
   t.ok(template.includes(marker) && readme.includes(marker), 'both have the marker');
-  const want = fill(manual(template), { name: referenceName, optsVar: optsVar(referenceName) }).split('\n');
+  const listen = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { forkd: { listen: string } }).forkd.listen;
+  const want = fill(manual(template), { name: referenceName, optsVar: optsVar(referenceName), listen }).split('\n');
   const got = manual(readme).split('\n');
   const first = want.findIndex((line, i) => line !== got[i]);
   t.equal(first === -1 && want.length === got.length ? 'same' : `line ${first + 1} of the manual: ${JSON.stringify(got[first])}, want ${JSON.stringify(want[first])}`, 'same', 'edit template/README.md, then carry the change into README.md');
@@ -214,3 +215,8 @@ t.test(
     t.ok(existsSync(join(dir, 'acme', 'package.json')), `written by Node ${systemVersion}`);
   },
 );
+
+t.test('fill(): a placeholder with no value is an error, never "undefined" in a new project', async (t) => {
+  t.equal(fill('{{name}} on {{listen}}', { name: 'acmed', listen: '127.0.0.1:8080' }), 'acmed on 127.0.0.1:8080');
+  t.throws(() => fill('serves on {{port}}', { name: 'acmed' }), /template placeholder \{\{port\}\} has no value/);
+});
