@@ -140,7 +140,7 @@ t.test('journal: with JOURNAL_STREAM naming stderr, lines carry <N> priority pre
 t.test('--user: binds a port below 1024 as root, then runs as the user with no root group', { skip: !isRoot && 'needs root' }, async (t) => {
   const dir = tempDir(t);
   let port = 0;
-  for (let p = 900; p < 1000 && !port; p++) {
+  for (let p = 900; p < 1024 && !port; p++) {
     try {
       const s = createNetServer();
       await new Promise<void>((ok, no) => s.once('error', no).listen(p, '127.0.0.1', ok));
@@ -150,6 +150,8 @@ t.test('--user: binds a port below 1024 as root, then runs as the user with no r
       // taken
     }
   }
+  // Port 0 would pick an unprivileged port and prove nothing: fail rather than pass vacuously.
+  if (!port) return t.fail('ports 900-1023 are all taken on 127.0.0.1; free one to run this test');
   const r = await run([...singleExecutable.cmd, '--user', 'nobody', '--listen', `127.0.0.1:${port}`, '-p', join(dir, 'pid'), '--log', join(dir, 'log')]);
   t.equal(r.code, 0, r.err);
   const pid = Number(readFileSync(join(dir, 'pid'), 'utf8'));
