@@ -56,6 +56,8 @@ function describe(overrides = {}) {
   };
   // Where the CLI's own help text comes from: the man page says what --help says.
   const cli = require(join(root, 'dist', 'cli.js'));
+  // The config file and its man page section: the settings the server declares.
+  const { settings } = require(join(root, 'dist', 'server', 'config.js'));
   const identity = { ...f, version: id.version };
 
   /** @type {{path: string, mode: number, content: Buffer, conffile?: boolean, role: string}[]} */
@@ -64,10 +66,10 @@ function describe(overrides = {}) {
     { role: 'unit', path: `${id.name}.service`, mode: 0o644, content: text(render.serviceUnit(id)) },
     { role: 'unit', path: `${id.name}.socket`, mode: 0o644, content: text(render.socketUnit(id)) },
     { role: 'config', path: `/etc/init.d/${id.name}`, mode: 0o755, content: text(render.initScript(id)), conffile: true },
-    { role: 'config', path: id.config, mode: 0o644, content: text(render.config(id)), conffile: true },
+    { role: 'config', path: id.config, mode: 0o644, content: text(render.config(id, settings)), conffile: true },
     { role: 'config', path: id.defaults, mode: 0o644, content: text(render.defaults(id)), conffile: true },
     { role: 'config', path: `/etc/logrotate.d/${id.name}`, mode: 0o644, content: text(render.logrotate(id)), conffile: true },
-    { role: 'doc', path: `/usr/share/man/man8/${id.name}.8.gz`, mode: 0o644, content: gz(render.manPage(id, cli, identity)) },
+    { role: 'doc', path: `/usr/share/man/man8/${id.name}.8.gz`, mode: 0o644, content: gz(render.manPage(id, cli, identity, settings)) },
     { role: 'doc', path: `/usr/share/doc/${id.name}/copyright`, mode: 0o644, content: text(render.copyright(id)) },
     { role: 'doc', path: `/usr/share/doc/${id.name}/changelog.gz`, mode: 0o644, content: gz(render.changelog(id)) },
     {
@@ -85,7 +87,7 @@ function newerInput(builtMs) {
   const { readdirSync } = require('node:fs');
   const newer = (p) => {
     const st = statSync(p, { throwIfNoEntry: false });
-    if (!st) return undefined;
+    if (!st || p === join(root, 'src', 'create')) return undefined; // the generator is not in it
     if (!st.isDirectory()) return st.mtimeMs > builtMs ? p : undefined;
     for (const e of readdirSync(p)) {
       const found = newer(join(p, e));

@@ -176,16 +176,12 @@ exit 0
 `;
 }
 
-function config(id) {
+/** The config file, from the settings the server declares (src/server/config.ts), at their defaults. */
+function config(id, settings) {
+  const lines = settings.map((s) => `\n# ${s.help}\n${s.key} = ${JSON.stringify(s.default)}\n`).join('');
   return `# ${id.config}: configuration of ${id.name}; see ${id.name}(8).
 # Reload after a change: systemctl reload ${id.name} (or: ${id.name} reload).
-
-# HOST:PORT to serve on ([::1]:8080 for IPv6). A change takes a restart.
-listen = "${id.listen}"
-
-# What GET / answers. A reload applies it without dropping connections.
-greeting = "Hello from ${id.name}!"
-`;
+${lines}`;
 }
 
 function defaults(id) {
@@ -220,7 +216,7 @@ function roff(s) {
   return s.replace(/\\/g, '\\e').replace(/-/g, '\\-').replace(/^([.'])/gm, '\\&$1');
 }
 
-function manPage(id, cli, identity) {
+function manPage(id, cli, identity, settings) {
   const date = new Date(id.epoch * 1000).toISOString().slice(0, 10);
   const options = cli.optionSpecs
     .map((o) => {
@@ -230,6 +226,7 @@ function manPage(id, cli, identity) {
     .join('\n');
   const commands = cli.controlCodes.map(([c, h]) => `.TP\n\\fB${c}\\fR\n${roff(h)}`).join('\n');
   const codes = cli.exitCodes.map(([n, h]) => `.TP\n\\fB${n}\\fR\n${roff(h)}`).join('\n');
+  const configuration = settings.map((s) => `.TP\n\\fB${s.key}\\fR (default: ${roff(JSON.stringify(s.default))})\n${roff(s.help)}`).join('\n');
   return `.TH ${id.name.toUpperCase()} 8 "${date}" "${id.name} ${id.version}" "System Administration"
 .SH NAME
 ${id.name} \\- ${roff(id.summary)}
@@ -249,6 +246,9 @@ ${options}
 .SH COMMANDS
 These act on a running daemon through its pid file and exit with LSB codes.
 ${commands}
+.SH CONFIGURATION
+The configuration file is TOML. Unknown settings and wrong types are errors (exit 78).
+${configuration}
 .SH SIGNALS
 .TP
 \\fBSIGTERM\\fR, \\fBSIGINT\\fR
@@ -264,7 +264,7 @@ the daemon exited with code \\fIN\\fR during start\\-up
 .SH FILES
 .TP
 \\fI${id.config}\\fR
-configuration (TOML): \\fBlisten\\fR, \\fBgreeting\\fR
+configuration (TOML; see CONFIGURATION)
 .TP
 \\fI${id.defaults}\\fR
 extra options (\\fB${id.optsVar}\\fR) for the systemd unit and the init script

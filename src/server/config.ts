@@ -11,12 +11,18 @@ export interface ServerConfig {
   fromFile: boolean;
 }
 
-export const defaults = {
-  listen: identity.listen,
-  greeting: `Hello from ${identity.name}!`,
-};
+/**
+ * The config file's settings, declared once. The defaults below, the packaged config file and the
+ * man page's CONFIGURATION section (scripts/packaging/render.js) all come from this list.
+ */
+export const settings = [
+  { key: 'listen', default: identity.listen, help: 'HOST:PORT to serve on ([::1]:8080 for IPv6). A change takes a restart.' },
+  { key: 'greeting', default: `Hello from ${identity.name}!`, help: 'What GET / answers. A reload applies it without dropping connections.' },
+] as const;
 
-const settings = ['listen', 'greeting'] as const;
+type Key = (typeof settings)[number]['key'];
+export const defaults = Object.fromEntries(settings.map((s) => [s.key, s.default])) as Record<Key, string>;
+const keys: readonly string[] = settings.map((s) => s.key);
 
 /**
  * Reads the configuration. A missing file is an error only when the user named it; the default
@@ -45,8 +51,7 @@ export function loadConfig(path: string, required: boolean): ServerConfig {
 
 function fromTable(table: Record<string, unknown>, path: string): ServerConfig {
   for (const key of Object.keys(table)) {
-    if (!(settings as readonly string[]).includes(key))
-      throw configError(path, `unknown setting "${key}"; the settings are ${settings.join(', ')}`);
+    if (!keys.includes(key)) throw configError(path, `unknown setting "${key}"; the settings are ${keys.join(', ')}`);
   }
   const listenText = stringSetting(table, 'listen', path) ?? defaults.listen;
   let listen: Address;
