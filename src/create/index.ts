@@ -4,9 +4,9 @@
 // dist/create ships, so it imports nothing from ../daemon; scripts/ ships as it is (new projects
 // need it), and the packaging names come from there.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { constants } from 'node:os';
-import { basename, join, relative, resolve } from 'node:path';
+import { basename, dirname, join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as prompts from '@clack/prompts';
 
@@ -31,7 +31,7 @@ const options = {
   name: { type: 'string', value: 'NAME', help: 'daemon name: npm package, Debian package, executable and service (default: the directory name)' },
   description: { type: 'string', value: 'TEXT', help: 'one-line summary, used by the package, the unit and the man page' },
   yes: { type: 'boolean', short: 'y', help: 'accept the defaults and ask nothing' },
-  overwrite: { type: 'boolean', help: "write into a directory holding files, replacing the project's own paths there" },
+  overwrite: { type: 'boolean', help: 'write into a directory holding files; changed files are listed and need a yes at a terminal' },
   install: { type: 'boolean', negatable: true, help: 'do not install the dependencies' },
   git: { type: 'boolean', negatable: true, help: 'do not create a git repository and first commit' },
   help: { type: 'boolean', short: 'h', help: 'show this help and exit' },
@@ -44,7 +44,7 @@ const exitCodes: [number, string][] = [
   [EX.UNAVAILABLE, 'the project is written, but the install or git step failed: run it yourself'],
   [EX.SOFTWARE, 'internal error: this create-forkd-app package is broken (please report it)'],
   [EX.CANTCREAT, 'the directory holds files (each is listed; see --overwrite), or cannot be written'],
-  [EX.CANCELLED, 'cancelled (Ctrl-C or a cancelled prompt): a directory it created is removed'],
+  [EX.CANCELLED, 'cancelled (Ctrl-C or a cancelled prompt): what it wrote is undone, replaced files restored'],
 ];
 
 export function helpText(): string {
@@ -111,20 +111,111 @@ function invalid(what: string, value: string, problems: string[], fix: string): 
   return new Failure(`${what} ${JSON.stringify(value)} ${problems.join('; ')}; ${fix}`, EX.USAGE);
 }
 
-/** The paths the project brings or its install makes, relative to its root (top level only). */
-function projectEntries(): string[] {
-  const top = self.files.filter((f) => !generatorOnly.includes(f)).map((f) => f.split('/')[0]);
-  return [...new Set([...top, 'package.json', 'README.md', '.gitignore', 'package-lock.json', 'node_modules'])].sort();
+/** One file of the project: its path relative to the project's root, bytes and mode. */
+interface ProjectFile {
+  path: string;
+  content: Buffer;
+  mode: number;
 }
 
-/** Copy the project's files from this package into `dir`, leaving out the generator. */
-function copyProject(dir: string): void {
-  for (const entry of self.files.filter((f) => !generatorOnly.includes(f))) {
-    cpSync(join(root, entry), join(dir, entry), {
-      recursive: true,
-      filter: (src) => !generatorOnly.includes(relative(root, src)),
-    });
+/** Every file of the new project: this package's files minus the generator, plus template/'s. */
+function projectFiles(rendered: Record<string, string>): ProjectFile[] {
+  const files = new Map<string, ProjectFile>();
+  const walk = (path: string): void => {
+    if (generatorOnly.includes(path)) return;
+    const st = statSync(join(root, path));
+    if (st.isDirectory()) readdirSync(join(root, path)).forEach((e) => walk(`${path}/${e}`));
+    else files.set(path, { path, content: readFileSync(join(root, path)), mode: st.mode & 0o777 });
+  };
+  self.files.forEach(walk);
+  for (const [path, text] of Object.entries(rendered)) files.set(path, { path, content: Buffer.from(text), mode: 0o644 });
+  return [...files.values()].sort((a, b) => a.path.localeCompare(b.path));
+}
+
+/**
+ * What writing the project into an existing `dir` would do. Nothing the user has is removed: a
+ * file the project does not have stays, and so do the lock file and node_modules (the install
+ * updates them). A file that differs from the project's is to be replaced only once confirmed.
+ */
+interface Plan {
+  /** Files the project brings that differ from those in dir: replaced only if confirmed. */
+  replace: string[];
+  /** Top-level entries of dir that the project does not bring: kept as they are. */
+  others: string[];
+}
+
+const userFields = ['dependencies', 'devDependencies', 'optionalDependencies', 'peerDependencies', 'scripts'] as const;
+
+/**
+ * The project's package.json over the one in dir: the project's fields win, and every dependency
+ * or script the user added is kept. Returns the text and the names of what was kept.
+ */
+function mergePackageJson(ours: string, theirs: string | undefined): { text: string; kept: string[] } {
+  let old: Record<string, unknown>;
+  try {
+    old = theirs === undefined ? {} : (JSON.parse(theirs) as Record<string, unknown>);
+  } catch {
+    return { text: ours, kept: [] }; // not JSON: replaced whole, and listed as such
   }
+  const merged = JSON.parse(ours) as Record<string, Record<string, unknown>>;
+  const kept: string[] = [];
+  for (const field of userFields) {
+    const theirsField = old[field];
+    if (!theirsField || typeof theirsField !== 'object') continue;
+    for (const [key, value] of Object.entries(theirsField as Record<string, unknown>)) {
+      if (merged[field]?.[key] !== undefined) continue;
+      merged[field] = { ...(merged[field] ?? {}), [key]: value };
+      kept.push(field === 'scripts' ? `script ${key}` : key);
+    }
+  }
+  return { text: kept.length ? `${JSON.stringify(merged, null, 2)}\n` : ours, kept };
+}
+
+function plan(dir: string, files: ProjectFile[]): Plan {
+  const replace = files
+    .filter((f) => {
+      const abs = join(dir, f.path);
+      return existsSync(abs) && (!statSync(abs).isFile() || !readFileSync(abs).equals(f.content));
+    })
+    .map((f) => f.path);
+  const tops = new Set([...files.map((f) => f.path.split('/')[0]), '.git', 'node_modules', 'package-lock.json']);
+  const others = existsSync(dir) ? readdirSync(dir).filter((e) => !tops.has(e)) : [];
+  return { replace, others };
+}
+
+/**
+ * Writes files into dir and returns how to undo it: created files and directories are removed,
+ * replaced files get their bytes and mode back. Nothing else in dir is touched.
+ */
+function writeProject(dir: string, files: ProjectFile[]): () => void {
+  const undo: (() => void)[] = [];
+  const ensureDir = (d: string): void => {
+    if (existsSync(d)) return;
+    ensureDir(dirname(d));
+    mkdirSync(d);
+    undo.push(() => rmSync(d, { recursive: true, force: true }));
+  };
+  const undoAll = () => undo.reverse().forEach((u) => u());
+  try {
+    for (const f of files) {
+      const abs = join(dir, f.path);
+      ensureDir(dirname(abs));
+      if (existsSync(abs)) {
+        const st = statSync(abs);
+        if (st.isFile() && readFileSync(abs).equals(f.content)) continue;
+        if (st.isFile()) {
+          const before = { content: readFileSync(abs), mode: st.mode & 0o7777 };
+          undo.push(() => writeFileSync(abs, before.content, { mode: before.mode }));
+        } else throw new Error(`${f.path} is a directory in the way of a file`);
+      } else undo.push(() => rmSync(abs, { force: true }));
+      writeFileSync(abs, f.content);
+      chmodSync(abs, f.mode);
+    }
+  } catch (e) {
+    undoAll();
+    throw e;
+  }
+  return undoAll;
 }
 
 type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
@@ -230,13 +321,6 @@ async function ask(given: Partial<Answers>, interactive: boolean): Promise<Answe
   return { dir, name, description };
 }
 
-/** What in `dir` the project would replace, and what else it holds (a lone .git is fine). */
-function occupants(dir: string): { conflicts: string[]; others: string[] } {
-  const present = readdirSync(dir).filter((e) => e !== '.git');
-  const ours = new Set(projectEntries());
-  return { conflicts: present.filter((e) => ours.has(e)), others: present.filter((e) => !ours.has(e)) };
-}
-
 async function main(argv: string[]): Promise<number> {
   let parsed;
   try {
@@ -260,22 +344,8 @@ async function main(argv: string[]): Promise<number> {
   const dir = resolve(a.dir);
   const shown = relative(process.cwd(), dir) || '.';
 
-  if (existsSync(dir)) {
-    if (!statSync(dir).isDirectory()) throw new Failure(`${shown} exists and is not a directory; choose another project directory`, EX.CANTCREAT);
-    const { conflicts, others } = occupants(dir);
-    if (conflicts.length || others.length) {
-      const what = [conflicts.length && `${conflicts.join(', ')} would be overwritten`, others.length && `${others.join(', ')} would be mixed in`];
-      const line = `${shown} is not empty: ${what.filter(Boolean).join('; ')}`;
-      let overwrite = values.overwrite;
-      if (!overwrite && interactive) {
-        const ok = await prompts.confirm({ message: `${line}. Replace ${conflicts.join(', ') || 'nothing'} and write the project there?`, initialValue: false });
-        if (prompts.isCancel(ok) || !ok) throw new Failure('cancelled', EX.CANCELLED);
-        overwrite = true;
-      }
-      if (!overwrite) throw new Failure(`${line}; choose an empty directory, or pass --overwrite to replace ${conflicts.join(', ') || 'nothing'} and keep the rest`, EX.CANTCREAT);
-      for (const c of conflicts) rmSync(join(dir, c), { recursive: true, force: true });
-    }
-  }
+  if (existsSync(dir) && !statSync(dir).isDirectory())
+    throw new Failure(`${shown} exists and is not a directory; choose another project directory`, EX.CANTCREAT);
 
   const user = gitUser();
   const vars = {
@@ -286,22 +356,57 @@ async function main(argv: string[]): Promise<number> {
     listen: self.forkd.listen,
   };
   const rendered = render(vars);
+  const existingJson = join(dir, 'package.json');
+  const merged = mergePackageJson(rendered['package.json'], existsSync(existingJson) ? readFileSync(existingJson, 'utf8') : undefined);
+  const files = projectFiles({ ...rendered, 'package.json': merged.text });
+  const { replace, others } = plan(dir, files);
 
-  // From here on, Ctrl-C removes what we wrote: the whole tree if we created the directory.
+  if (replace.length || others.length) {
+    const keeps = merged.kept.length ? ` (keeping your ${merged.kept.join(', ')})` : '';
+    const what = [
+      replace.length && `${replace.join(', ')} would be replaced${replace.includes('package.json') ? keeps : ''}`,
+      others.length && `${others.join(', ')} would be mixed in`,
+    ];
+    const line = `${shown} is not empty: ${what.filter(Boolean).join('; ')}`;
+    if (!values.overwrite && !interactive)
+      throw new Failure(`${line}; choose an empty directory, or pass --overwrite (changed files need a yes at a terminal)`, EX.CANTCREAT);
+    if (replace.length && !interactive)
+      throw new Failure(`${line}; --overwrite replaces changed files only at a terminal, after a yes: run it there, or move them away`, EX.CANTCREAT);
+    if (interactive && (replace.length || !values.overwrite)) {
+      const question = replace.length ? `Replace ${replace.length === 1 ? 'it' : `these ${replace.length} files`} and write the project there?` : 'Write the project there?';
+      const ok = await prompts.confirm({ message: `${line}. ${question}`, initialValue: false });
+      if (prompts.isCancel(ok) || !ok) throw new Failure('cancelled; nothing was written', EX.CANCELLED);
+    }
+  }
+
+  // From here on, Ctrl-C undoes what we wrote: the whole tree if we created the directory.
   let created: string | undefined;
   try {
     created = existsSync(dir) ? undefined : mkdirSync(dir, { recursive: true });
   } catch (e) {
     throw new Failure(`cannot create ${shown}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}; choose a directory you can write`, EX.CANTCREAT);
   }
-  const undo = () => (created ? rmSync(created, { recursive: true, force: true }) : projectEntries().forEach((e) => rmSync(join(dir, e), { recursive: true, force: true })));
+  // The install changes these two: an undo removes a node_modules it created, and puts a lock
+  // file the user had back as it was.
+  const hadModules = existsSync(join(dir, 'node_modules'));
+  const lock = join(dir, 'package-lock.json');
+  const lockBefore = existsSync(lock) ? readFileSync(lock) : undefined;
+  let undoFiles = () => {};
+  const undo = () => {
+    if (created) return rmSync(created, { recursive: true, force: true });
+    undoFiles();
+    if (!hadModules) rmSync(join(dir, 'node_modules'), { recursive: true, force: true });
+    if (lockBefore) writeFileSync(lock, lockBefore);
+    else rmSync(lock, { force: true });
+  };
   let interrupted = 0;
   const onSignal = (signal: NodeJS.Signals) => {
     interrupted ||= 128 + constants.signals[signal];
     if (child) child.kill(signal); // the step ends, then we clean up below
     else {
       undo();
-      process.stderr.write(`create-forkd-app: cancelled; removed ${created ? relative(process.cwd(), created) || '.' : `the project's files from ${shown}`}\n`);
+      const what = created ? `removed ${relative(process.cwd(), created) || '.'}` : `undid what it wrote in ${shown}`;
+      process.stderr.write(`create-forkd-app: cancelled; ${what}\n`);
       process.exit(interrupted);
     }
   };
@@ -311,8 +416,7 @@ async function main(argv: string[]): Promise<number> {
   };
 
   try {
-    copyProject(dir);
-    for (const [file, text] of Object.entries(rendered)) writeFileSync(join(dir, file), text);
+    undoFiles = writeProject(dir, files);
   } catch (e) {
     undo();
     throw new Failure(`cannot write ${shown}: ${(e as Error).message}; choose a directory you can write`, EX.CANTCREAT);

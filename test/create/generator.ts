@@ -78,29 +78,53 @@ t.test('bad descriptions and usage: one line, exit 64, nothing written', async (
   t.same(readdirSync(dir), [], 'nothing was written');
 });
 
-t.test('a directory that holds files: the conflicts are listed and nothing is written; --overwrite', async (t) => {
+/** Every file below dir (node_modules and .git included) with its bytes: a tree's exact state. */
+function snapshot(dir: string): Record<string, string> {
+  return Object.fromEntries(tree(dir, []).map((f) => [f, readFileSync(join(dir, f)).toString('base64')]));
+}
+
+t.test('a directory that holds files: each change is listed, and without a yes nothing is replaced', async (t) => {
   const dir = tempDir(t);
   const target = join(dir, 'acme');
-  mkdirSync(join(target, 'src'), { recursive: true });
-  writeFileSync(join(target, 'package.json'), '{}\n');
-  writeFileSync(join(target, 'src', 'old.ts'), 'old\n');
+  const args = ['acme', '--name', 'acmed', '--yes', '--no-install', '--no-git'];
+  t.equal((await create(args, { cwd: dir })).code, 0, 'a project, as generated');
+
+  // The user's work: a changed server, an added dependency, a lock file, files of their own.
+  const pkgPath = join(target, 'package.json');
+  const theirs = JSON.parse(readFileSync(pkgPath, 'utf8'));
+  theirs.dependencies.fastify = '5.6.1';
+  writeFileSync(pkgPath, `${JSON.stringify(theirs, null, 2)}\n`);
+  writeFileSync(join(target, 'src', 'server', 'index.ts'), '// my server\n');
+  writeFileSync(join(target, 'src', 'server', 'routes.ts'), '// my routes\n');
+  writeFileSync(join(target, 'package-lock.json'), '{"lockfileVersion": 3}\n');
+  mkdirSync(join(target, 'node_modules', 'fastify'), { recursive: true });
+  writeFileSync(join(target, 'node_modules', 'fastify', 'package.json'), '{}\n');
   writeFileSync(join(target, 'notes.txt'), 'mine\n');
-  const before = tree(target);
-  const r = await create(['acme', '--name', 'acmed', '--yes', '--no-install', '--no-git'], { cwd: dir });
-  t.equal(r.code, 73);
-  t.equal(
-    r.err,
-    'create-forkd-app: acme is not empty: package.json, src would be overwritten; notes.txt would be mixed in; ' +
-      'choose an empty directory, or pass --overwrite to replace package.json, src and keep the rest\n',
-  );
-  t.same(tree(target), before, 'nothing was written');
+  const before = snapshot(target);
 
-  const o = await create(['acme', '--name', 'acmed', '--yes', '--no-install', '--no-git', '--overwrite'], { cwd: dir });
-  t.equal(o.code, 0, o.err);
-  t.equal(readFileSync(join(target, 'notes.txt'), 'utf8'), 'mine\n', 'what is not the project is kept');
-  t.notOk(existsSync(join(target, 'src', 'old.ts')), 'a replaced directory holds only the new files');
-  t.equal(JSON.parse(readFileSync(join(target, 'package.json'), 'utf8')).name, 'acmed');
+  // package.json is not listed: merged with the project's, the user's dependency is kept and
+  // nothing else of it changes.
+  const changed = 'src/server/index.ts would be replaced; notes.txt would be mixed in';
+  const r = await create(args, { cwd: dir });
+  t.equal(r.code, 73, 'without --overwrite: exit 73');
+  t.equal(r.err, `create-forkd-app: acme is not empty: ${changed}; choose an empty directory, or pass --overwrite (changed files need a yes at a terminal)\n`);
+  t.same(snapshot(target), before, 'nothing was written');
 
+  const o = await create([...args, '--overwrite'], { cwd: dir });
+  t.equal(o.code, 73, 'with --overwrite but no terminal to say yes: exit 73');
+  t.equal(o.err, `create-forkd-app: acme is not empty: ${changed}; --overwrite replaces changed files only at a terminal, after a yes: run it there, or move them away\n`);
+  t.same(snapshot(target), before, 'the changed server, the dependency, the lock file and node_modules are as they were');
+
+  // Back to the generated server: what is left differs only in what the user added.
+  execFileSync('cp', [join(root, 'src', 'server', 'index.ts'), join(target, 'src', 'server', 'index.ts')]);
+  const mixed = snapshot(target);
+  const w = await create([...args, '--overwrite'], { cwd: dir });
+  t.equal(w.code, 0, `only mixed-in files: --overwrite writes (${w.err.trim()})`);
+  t.same(snapshot(target), mixed, 'and, every file of the project being the same, changes no byte: fastify, routes.ts, the lock file, node_modules and notes.txt stay');
+});
+
+t.test('--overwrite over a lone .git, and over a file', async (t) => {
+  const dir = tempDir(t);
   const lone = join(dir, 'lone');
   mkdirSync(join(lone, '.git'), { recursive: true });
   t.equal((await create(['lone', '--name', 'acmed', '--yes', '--no-install', '--no-git'], { cwd: dir })).code, 0, 'a lone .git is fine');

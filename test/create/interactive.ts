@@ -88,24 +88,27 @@ t.test('the prompts accept answers and give the same project as the flags', asyn
   t.same(differ, [], 'with the same contents');
 });
 
-t.test('a directory holding files: the prompt lists the conflicts; n keeps it as it was, y writes', async (t) => {
+t.test('a directory holding files: the prompt lists each change; n keeps it as it was, y writes and keeps the rest', async (t) => {
   const dir = tempDir(t);
-  mkdirSync(join(dir, 'acme'));
-  writeFileSync(join(dir, 'acme', 'package.json'), '{}\n');
+  mkdirSync(join(dir, 'acme', 'src', 'server'), { recursive: true });
+  writeFileSync(join(dir, 'acme', 'package.json'), '{"dependencies": {"fastify": "5.6.1"}}\n');
+  writeFileSync(join(dir, 'acme', 'src', 'server', 'index.ts'), '// my server\n');
   writeFileSync(join(dir, 'acme', 'notes.txt'), 'mine\n');
-  const args = ['acme', '--name', 'acmed', '--description', 'Greeting service for Acme', '--no-install', '--no-git'];
+  const args = ['acme', '--name', 'acmed', '--description', 'Greeting service for Acme', '--no-install', '--no-git', '--overwrite'];
   const no = terminal(t, dir, args, {});
-  await no.see('acme is not empty: package.json would be overwritten; notes.txt would be mixed in. Replace package.json');
+  await no.see('acme is not empty: package.json, src/server/index.ts would be replaced (keeping your fastify); notes.txt would be mixed in. Replace these 2 files');
   no.type('n');
   t.equal(await no.exit(), 130, 'no: cancelled');
-  t.same(tree(join(dir, 'acme')), ['notes.txt', 'package.json'], 'nothing written');
-  t.equal(readFileSync(join(dir, 'acme', 'package.json'), 'utf8'), '{}\n');
+  t.same(tree(join(dir, 'acme')), ['notes.txt', 'package.json', 'src/server/index.ts'], 'nothing written');
+  t.equal(readFileSync(join(dir, 'acme', 'src', 'server', 'index.ts'), 'utf8'), '// my server\n');
 
   const yes = terminal(t, dir, args, {});
   await yes.see('acme is not empty');
   yes.type('y');
   t.equal(await yes.exit(), 0, yes.screen());
-  t.equal(JSON.parse(readFileSync(join(dir, 'acme', 'package.json'), 'utf8')).name, 'acmed', 'package.json replaced');
+  const written = JSON.parse(readFileSync(join(dir, 'acme', 'package.json'), 'utf8'));
+  t.equal(written.name, 'acmed', 'package.json replaced');
+  t.equal(written.dependencies.fastify, '5.6.1', 'the dependency the user added is kept');
   t.equal(readFileSync(join(dir, 'acme', 'notes.txt'), 'utf8'), 'mine\n', 'the rest kept');
 });
 
