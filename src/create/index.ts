@@ -3,29 +3,32 @@
 // `npm create forkd-app my-daemon -- --name mydaemon` runs it. Of the compiled tree only
 // dist/create ships, so it imports nothing from ../daemon; scripts/ ships as it is (new projects
 // need it), and the packaging names come from there.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { constants } from 'node:os';
-import { basename, dirname, join, relative, resolve } from 'node:path';
+import { basename, join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as prompts from '@clack/prompts';
 
+import {
+  child,
+  EX,
+  Failure,
+  mergePackageJson,
+  optsVar,
+  packageManager,
+  projectFiles,
+  render,
+  self,
+  step,
+  type ProjectFile,
+  writeProject,
+} from './project';
+
+export { fill, optsVar, overlay, render } from './project';
+import { update, UPDATE_CONFLICT } from './update';
+
 const validateNpmName = require('validate-npm-package-name') as (name: string) => { errors?: string[]; warnings?: string[] };
-
-/** sysexits.h, as documented in --help and the README. */
-export const EX = { OK: 0, USAGE: 64, UNAVAILABLE: 69, SOFTWARE: 70, CANTCREAT: 73, CANCELLED: 130 } as const;
-
-/** The package's root: dist/create/../.. in a checkout and in the installed package alike. */
-const root = resolve(__dirname, '..', '..');
-const self = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
-  name: string;
-  version: string;
-  files: string[];
-  forkd: { listen: string };
-};
-
-/** What belongs to the generator: shipped in this package, never in the projects it writes. */
-const generatorOnly = ['dist/create', 'template', 'src/create', 'test/create'];
 
 const options = {
   name: { type: 'string', value: 'NAME', help: 'daemon name: npm package, Debian package, executable and service (default: the directory name)' },
@@ -34,16 +37,21 @@ const options = {
   overwrite: { type: 'boolean', help: 'write into a directory holding files; changed files are listed and need a yes at a terminal' },
   install: { type: 'boolean', negatable: true, help: 'do not install the dependencies' },
   git: { type: 'boolean', negatable: true, help: 'do not create a git repository and first commit' },
+  update: { type: 'boolean', help: "in a generated project (DIR, default .): bring its runtime to this version, keep your work" },
+  'dry-run': { type: 'boolean', help: 'with --update: show what would change, write nothing' },
+  from: { type: 'string', value: 'PKG', help: "with --update: the recorded version's package (tarball), if npm cannot fetch it" },
+  force: { type: 'boolean', help: 'with --update: update a project that has uncommitted changes' },
   help: { type: 'boolean', short: 'h', help: 'show this help and exit' },
   version: { type: 'boolean', short: 'V', help: 'show the version and exit' },
 } as const;
 
 const exitCodes: [number, string][] = [
-  [EX.OK, 'the project is written (and installed and committed, unless told not to)'],
+  [EX.OK, 'the project is written (and installed and committed, unless told not to), or updated'],
+  [UPDATE_CONFLICT, '--update: updated, with conflicts left to resolve (each is listed; files hold <<<<<<< markers)'],
   [EX.USAGE, 'bad command line, name or description: nothing was written'],
   [EX.UNAVAILABLE, 'the project is written, but the install or git step failed: run it yourself'],
   [EX.SOFTWARE, 'internal error: this create-forkd-app package is broken (please report it)'],
-  [EX.CANTCREAT, 'the directory holds files (each is listed; see --overwrite), or cannot be written'],
+  [EX.CANTCREAT, 'the directory holds files (each is listed; see --overwrite), or cannot be written; --update: uncommitted changes'],
   [EX.CANCELLED, 'cancelled (Ctrl-C or a cancelled prompt): what it wrote is undone, replaced files restored'],
 ];
 
@@ -56,6 +64,7 @@ export function helpText(): string {
   return [
     `Usage: npm create forkd-app [DIR] -- [options]`,
     `       create-forkd-app [DIR] [options]`,
+    `       npm create forkd-app@latest -- --update [DIR] [--dry-run] [--from PKG] [--force]`,
     '',
     'Writes a Linux daemon project in TypeScript into DIR: fork_parent start-up, a C core, a sample',
     'server, one executable, .deb/.rpm/tarball packages, and tap tests. Asks for what is missing',
@@ -68,15 +77,6 @@ export function helpText(): string {
     ...exitCodes.map(([code, text]) => `  ${String(code).padEnd(5)}${text}`),
     '',
   ].join('\n');
-}
-
-class Failure extends Error {
-  constructor(
-    message: string,
-    readonly exitCode: number,
-  ) {
-    super(message);
-  }
 }
 
 /**
@@ -111,27 +111,6 @@ function invalid(what: string, value: string, problems: string[], fix: string): 
   return new Failure(`${what} ${JSON.stringify(value)} ${problems.join('; ')}; ${fix}`, EX.USAGE);
 }
 
-/** One file of the project: its path relative to the project's root, bytes and mode. */
-interface ProjectFile {
-  path: string;
-  content: Buffer;
-  mode: number;
-}
-
-/** Every file of the new project: this package's files minus the generator, plus template/'s. */
-function projectFiles(rendered: Record<string, string>): ProjectFile[] {
-  const files = new Map<string, ProjectFile>();
-  const walk = (path: string): void => {
-    if (generatorOnly.includes(path)) return;
-    const st = statSync(join(root, path));
-    if (st.isDirectory()) readdirSync(join(root, path)).forEach((e) => walk(`${path}/${e}`));
-    else files.set(path, { path, content: readFileSync(join(root, path)), mode: st.mode & 0o777 });
-  };
-  self.files.forEach(walk);
-  for (const [path, text] of Object.entries(rendered)) files.set(path, { path, content: Buffer.from(text), mode: 0o644 });
-  return [...files.values()].sort((a, b) => a.path.localeCompare(b.path));
-}
-
 /**
  * What writing the project into an existing `dir` would do. Nothing the user has is removed: a
  * file the project does not have stays, and so do the lock file and node_modules (the install
@@ -142,33 +121,6 @@ interface Plan {
   replace: string[];
   /** Top-level entries of dir that the project does not bring: kept as they are. */
   others: string[];
-}
-
-const userFields = ['dependencies', 'devDependencies', 'optionalDependencies', 'peerDependencies', 'scripts'] as const;
-
-/**
- * The project's package.json over the one in dir: the project's fields win, and every dependency
- * or script the user added is kept. Returns the text and the names of what was kept.
- */
-function mergePackageJson(ours: string, theirs: string | undefined): { text: string; kept: string[] } {
-  let old: Record<string, unknown>;
-  try {
-    old = theirs === undefined ? {} : (JSON.parse(theirs) as Record<string, unknown>);
-  } catch {
-    return { text: ours, kept: [] }; // not JSON: replaced whole, and listed as such
-  }
-  const merged = JSON.parse(ours) as Record<string, Record<string, unknown>>;
-  const kept: string[] = [];
-  for (const field of userFields) {
-    const theirsField = old[field];
-    if (!theirsField || typeof theirsField !== 'object') continue;
-    for (const [key, value] of Object.entries(theirsField as Record<string, unknown>)) {
-      if (merged[field]?.[key] !== undefined) continue;
-      merged[field] = { ...(merged[field] ?? {}), [key]: value };
-      kept.push(field === 'scripts' ? `script ${key}` : key);
-    }
-  }
-  return { text: kept.length ? `${JSON.stringify(merged, null, 2)}\n` : ours, kept };
 }
 
 function plan(dir: string, files: ProjectFile[]): Plan {
@@ -183,77 +135,6 @@ function plan(dir: string, files: ProjectFile[]): Plan {
   return { replace, others };
 }
 
-/**
- * Writes files into dir and returns how to undo it: created files and directories are removed,
- * replaced files get their bytes and mode back. Nothing else in dir is touched.
- */
-function writeProject(dir: string, files: ProjectFile[]): () => void {
-  const undo: (() => void)[] = [];
-  const ensureDir = (d: string): void => {
-    if (existsSync(d)) return;
-    ensureDir(dirname(d));
-    mkdirSync(d);
-    undo.push(() => rmSync(d, { recursive: true, force: true }));
-  };
-  const undoAll = () => undo.reverse().forEach((u) => u());
-  try {
-    for (const f of files) {
-      const abs = join(dir, f.path);
-      ensureDir(dirname(abs));
-      if (existsSync(abs)) {
-        const st = statSync(abs);
-        if (st.isFile() && readFileSync(abs).equals(f.content)) continue;
-        if (st.isFile()) {
-          const before = { content: readFileSync(abs), mode: st.mode & 0o7777 };
-          undo.push(() => writeFileSync(abs, before.content, { mode: before.mode }));
-        } else throw new Error(`${f.path} is a directory in the way of a file`);
-      } else undo.push(() => rmSync(abs, { force: true }));
-      writeFileSync(abs, f.content);
-      chmodSync(abs, f.mode);
-    }
-  } catch (e) {
-    undoAll();
-    throw e;
-  }
-  return undoAll;
-}
-
-type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
-
-/** template/package.json over this package's: null removes a key, {{x}} fills in vars.x. */
-export function overlay(base: Json, over: Json, vars: Record<string, string>): Json {
-  if (typeof over === 'string') return fill(over, vars);
-  if (over === null || typeof over !== 'object' || Array.isArray(over)) return over;
-  const out: { [key: string]: Json } = base && typeof base === 'object' && !Array.isArray(base) ? { ...base } : {};
-  for (const [key, value] of Object.entries(over)) {
-    if (value === null) delete out[key];
-    else out[key] = overlay(out[key] ?? null, value, vars);
-  }
-  return out;
-}
-
-/** {{x}} becomes vars.x; a placeholder with no value is a bug in template/, never "undefined". */
-export function fill(text: string, vars: Record<string, string>): string {
-  return text.replace(/\{\{(\w+)\}\}/g, (_, k: string) => {
-    if (!Object.hasOwn(vars, k)) throw new Error(`template placeholder {{${k}}} has no value`);
-    return vars[k];
-  });
-}
-
-/** The variable in /etc/default/NAME that holds extra options, named by the packaging scripts. */
-export const { optsVar } = require('../../scripts/packaging/describe') as { optsVar: (name: string) => string };
-
-/** The files that template/ makes for the new project, by their path there. */
-export function render(vars: Record<string, string>): Record<string, string> {
-  const template = (file: string) => readFileSync(join(root, 'template', file), 'utf8');
-  const base = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as Json;
-  return {
-    'package.json': JSON.stringify(overlay(base, JSON.parse(template('package.json')) as Json, vars), null, 2) + '\n',
-    'README.md': fill(template('README.md'), vars),
-    '.gitignore': template('_gitignore'),
-  };
-}
-
 /** "Name <email>" from git's configuration, or undefined. */
 function gitUser(): string | undefined {
   const get = (key: string) => {
@@ -265,23 +146,6 @@ function gitUser(): string | undefined {
   };
   const [who, mail] = [get('user.name'), get('user.email')];
   return who && mail ? `${who} <${mail}>` : undefined;
-}
-
-/** The package manager that runs us (npm_config_user_agent: "pnpm/9.1.0 npm/? node/v22 …"). */
-function packageManager(): string {
-  const agent = process.env.npm_config_user_agent?.split('/')[0];
-  return agent && ['npm', 'pnpm', 'yarn', 'bun'].includes(agent) ? agent : 'npm';
-}
-
-let child: ChildProcess | undefined;
-
-/** Runs a step with inherited stdio (quiet: none); resolves to its exit code, or 128 + signal. */
-function step(cmd: string, args: string[], cwd: string, quiet = false): Promise<number> {
-  return new Promise((done) => {
-    child = spawn(cmd, args, { cwd, stdio: ['ignore', quiet ? 'ignore' : 'inherit', quiet ? 'ignore' : 'inherit'] });
-    child.on('error', () => done(127));
-    child.on('exit', (code, signal) => done(code ?? 128 + (signal ? constants.signals[signal] : 0)));
-  }).finally(() => (child = undefined)) as Promise<number>;
 }
 
 interface Answers {
@@ -338,6 +202,13 @@ async function main(argv: string[]): Promise<number> {
   if (values.help) return process.stdout.write(helpText()), EX.OK;
   if (values.version) return process.stdout.write(`create-forkd-app ${self.version}\n`), EX.OK;
   if (positionals.length > 1) throw new Failure(`one project directory, not ${positionals.length} (${positionals.join(' ')}); see --help`, EX.USAGE);
+  const updateOnly = (['dry-run', 'from', 'force'] as const).filter((o) => values[o] !== undefined);
+  if (values.update) {
+    const clash = (['name', 'description', 'overwrite', 'yes', 'git'] as const).filter((o) => values[o] !== undefined);
+    if (clash.length) throw new Failure(`--update keeps the project's identity and files: leave out ${clash.map((o) => `--${o === 'git' ? 'no-git' : o}`).join(', ')}`, EX.USAGE);
+    return update({ dir: resolve(positionals[0] ?? '.'), from: values.from && (existsSync(values.from) ? resolve(values.from) : values.from), dryRun: values['dry-run'] === true, force: values.force === true, install: values.install !== false });
+  }
+  if (updateOnly.length) throw new Failure(`${updateOnly.map((o) => `--${o}`).join(', ')} ${updateOnly.length > 1 ? 'are' : 'is'} only for --update; see --help`, EX.USAGE);
 
   const interactive = Boolean(process.stdin.isTTY) && !process.env.CI && !values.yes;
   const a = await ask({ dir: positionals[0], name: values.name, description: values.description }, interactive);
@@ -354,6 +225,7 @@ async function main(argv: string[]): Promise<number> {
     maintainer: user ?? `${a.name} maintainers <${a.name}@example.org>`,
     optsVar: optsVar(a.name),
     listen: self.forkd.listen,
+    generator: self.version,
   };
   const rendered = render(vars);
   const existingJson = join(dir, 'package.json');

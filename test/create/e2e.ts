@@ -1,20 +1,21 @@
 // End to end, the way `npm create forkd-app` runs the generator: from the packed tarball. The new
-// project must install, run its README's commands, pass its own tests (the whole suite, nested),
-// daemonise and serve as out/acmed, and package itself, without a trace of the reference name.
+// project gets the user's work and is updated to a next version of the generator (--update);
+// then it must run its README's commands, pass its own tests (the whole suite, nested, the test
+// the update added included), daemonise and serve as out/acmed, and package itself, without a
+// trace of the reference name.
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { appendFileSync, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { name as referenceName } from '../lib/identity';
-import { get, hostLock, listenerPids, portFree, portFrom, root, run, spawnClean, tempDir } from '../lib/proc';
-import { gitIdentity, mentioning } from './lib';
+import { get, hostLock, listenerPids, portFree, portFrom, run, spawnClean, tempDir } from '../lib/proc';
+import { changedRuntimeFile, forgetNpx, gitIdentity, mentioning, twoVersions, v2Marker } from './lib';
 
 // The nested build and test suite take minutes; tell tap's runner this file may take 45.
 t.setTimeout(45 * 60_000);
 const minutes = (n: number) => ({ timeoutMs: n * 60_000 });
 
-t.test('npm pack, npm exec create-forkd-app, then build, test, run and package the project', async (t) => {
+t.test('npm pack, npm exec create-forkd-app, update it to a next version, then build, test, run and package the project', async (t) => {
   const dir = tempDir(t);
   const env = gitIdentity(dir);
   const project = join(dir, 'acme');
@@ -22,10 +23,9 @@ t.test('npm pack, npm exec create-forkd-app, then build, test, run and package t
   const ok = (r: { code: number | null; stdout: string; err: string }, what: string) =>
     t.equal(r.code, 0, r.code === 0 ? what : `${what}: exit ${r.code}\n${r.stdout.slice(-3000)}\n${r.err.slice(-3000)}`);
 
-  const packed = await run(['npm', 'pack', '--json', '--pack-destination', dir], { cwd: root, ...minutes(3) });
-  ok(packed, 'npm pack');
-  const tarball = join(dir, (JSON.parse(packed.stdout) as { filename: string }[])[0].filename);
-  t.teardown(() => forgetNpx(tarball));
+  // This package packed, and a second version of it with a runtime change, for the update.
+  const { v1: tarball, v2, v2Version } = await twoVersions(dir);
+  t.teardown(() => [tarball, v2].forEach(forgetNpx));
 
   const made = await run(['npm', 'exec', '--yes', `--package=${tarball}`, '--', 'create-forkd-app', project, '--name', 'acmed', '--yes'], {
     cwd: dir,
@@ -37,6 +37,21 @@ t.test('npm pack, npm exec create-forkd-app, then build, test, run and package t
   const git = (...args: string[]) => execFileSync('git', args, { cwd: project, encoding: 'utf8' });
   t.equal(git('rev-list', '--count', 'HEAD'), '1\n', 'one commit');
   t.equal(git('status', '--porcelain'), '', 'package-lock.json and all committed, node_modules ignored');
+
+  // The user's work, committed; then the update to v2, the way its README says, which installs.
+  appendFileSync(join(project, 'src', 'server', 'index.ts'), '// my own route goes here\n');
+  appendFileSync(join(project, 'src', 'daemon', 'logger.ts'), '// my local note\n');
+  const added = await run(['npm', 'install', '--no-audit', '--no-fund', '--save-exact', 'ms@2.1.3'], { cwd: project, ...minutes(5) });
+  ok(added, 'npm install ms (a dependency of the user)');
+  git('commit', '-qam', 'my server');
+  const updated = await run(['npm', 'exec', '--yes', `--package=${v2}`, '--', 'create-forkd-app', '--update', '--from', tarball], { cwd: project, env, ...minutes(10) });
+  ok(updated, `npm exec create-forkd-app@${v2Version} -- --update`);
+  t.ok(readFileSync(join(project, changedRuntimeFile), 'utf8').startsWith(`${v2Marker(v2Version)}\n`), 'the runtime change is in');
+  t.ok(existsSync(join(project, 'test', 'added-in-v2.ts')), "v2's new runtime test is in (and must pass below)");
+  t.match(readFileSync(join(project, 'src', 'server', 'index.ts'), 'utf8'), /my own route goes here\n$/, 'the server is intact');
+  t.match(readFileSync(join(project, 'src', 'daemon', 'logger.ts'), 'utf8'), /my local note\n$/, 'the local runtime edit is kept');
+  t.equal(JSON.parse(readFileSync(join(project, 'package.json'), 'utf8')).dependencies.ms, '2.1.3', 'the dependency is kept');
+  t.ok(existsSync(join(project, 'node_modules', 'ms')), 'and installed');
 
   // The README opens with its two commands; run them as written.
   const readme = readFileSync(join(project, 'README.md'), 'utf8');
@@ -84,12 +99,3 @@ t.test('npm pack, npm exec create-forkd-app, then build, test, run and package t
   // Now out/ holds Node itself, whose OpenSSL says "ServerHelloDone": look for the word only.
   t.same(mentioning(project, referenceName, ['node_modules'], true), [], `grep -riw ${referenceName}: nothing, after build, test and package`);
 });
-
-/** Removes the npx cache entry that `npm exec --package=<tarball>` made for this one tarball. */
-function forgetNpx(tarball: string): void {
-  const npx = join(homedir(), '.npm', '_npx');
-  for (const entry of existsSync(npx) ? readdirSync(npx) : []) {
-    const manifest = join(npx, entry, 'package.json');
-    if (existsSync(manifest) && readFileSync(manifest, 'utf8').includes(tarball)) rmSync(join(npx, entry), { recursive: true, force: true });
-  }
-}

@@ -8,8 +8,8 @@ import { name as referenceName } from '../lib/identity';
 import { root, run, tempDir } from '../lib/proc';
 import { create, generator, gitIdentity, maintainer, mentioning, pkg, tree } from './lib';
 
-const flags = ['--name', '--description', '--yes', '--overwrite', '--no-install', '--no-git', '--help', '--version'];
-const codes = [0, 64, 69, 70, 73, 130];
+const flags = ['--name', '--description', '--yes', '--overwrite', '--no-install', '--no-git', '--update', '--dry-run', '--from', '--force', '--help', '--version'];
+const codes = [0, 1, 64, 69, 70, 73, 130];
 
 t.test('--help and the README document every option and exit code', async (t) => {
   const r = await create(['--help']);
@@ -165,6 +165,8 @@ t.test('the project: this package minus the generator, with the identity in pack
     config: '/etc/acmed/acmed.toml',
     pidfile: '/run/acmed/acmed.pid',
     maintainer,
+    generator: ours.version,
+    userPaths: ['src/server/', 'README.md'],
   });
   t.match(theirs, { name: 'acmed', version: '0.1.0', description: 'Greeting service for Acme', private: true });
   t.notOk('bin' in theirs || 'files' in theirs || 'prepack' in theirs.scripts, 'no bin, files or prepack');

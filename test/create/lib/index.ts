@@ -1,5 +1,7 @@
 // Helpers of the generator's tests (test/create/ is left out of generated projects).
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { join, relative } from 'node:path';
 import { root, run, type RunOptions } from '../../lib/proc';
 
@@ -39,4 +41,51 @@ export function tree(dir: string, skip = ['.git', 'node_modules']): string[] {
 export function mentioning(dir: string, text: string, skip?: string[], word = false): string[] {
   const re = new RegExp(word ? `(?<![a-z])${text}(?![a-z])` : text, 'i');
   return tree(dir, skip).filter((f) => re.test(f) || re.test(readFileSync(join(dir, f)).toString('latin1')));
+}
+
+export interface Versions {
+  /** This package, packed: the version that makes the project. */
+  v1: string;
+  /** The same with a visible runtime change: a line of native/, a new runtime test, a script. */
+  v2: string;
+  v2Version: string;
+  /** The generator of v2, runnable with `node` (its dependencies are this checkout's). */
+  v2Generator: string;
+}
+
+/** The runtime file that v2 changes, and the line it puts first. */
+export const changedRuntimeFile = 'native/fork_parent.c';
+export const v2Marker = (version: string) => `/* Changed in ${version}. */`;
+
+/** Two versions of create-forkd-app built from this checkout, as npm would fetch them. */
+export async function twoVersions(dir: string): Promise<Versions> {
+  const packed = await run(['npm', 'pack', '--json', '--pack-destination', dir], { cwd: root, timeoutMs: 180_000 });
+  if (packed.code !== 0) throw new Error(`npm pack: ${packed.err}`);
+  const v1 = join(dir, (JSON.parse(packed.stdout) as { filename: string }[])[0].filename);
+  const src = join(dir, 'v2');
+  mkdirSync(src);
+  execFileSync('tar', ['-xzf', v1, '-C', src]);
+  const pkgDir = join(src, 'package');
+  const manifest = JSON.parse(readFileSync(join(pkgDir, 'package.json'), 'utf8'));
+  const v2Version = manifest.version.replace(/(\d+)$/, (n: string) => String(Number(n) + 1));
+  manifest.version = v2Version;
+  manifest.scripts['added-in-v2'] = 'echo added in v2';
+  writeFileSync(join(pkgDir, 'package.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+  // A first line of its own: a project's edit of the old first line is then a conflict.
+  const changed = join(pkgDir, changedRuntimeFile);
+  writeFileSync(changed, `${v2Marker(v2Version)}\n${readFileSync(changed, 'utf8')}`);
+  writeFileSync(join(pkgDir, 'test', 'added-in-v2.ts'), "import t from 'tap';\nt.pass('a runtime test that v2 adds');\n");
+  const v2Packed = await run(['npm', 'pack', '--ignore-scripts', '--json', '--pack-destination', dir], { cwd: pkgDir, timeoutMs: 180_000 });
+  if (v2Packed.code !== 0) throw new Error(`npm pack of v2: ${v2Packed.err}`);
+  symlinkSync(join(root, 'node_modules'), join(pkgDir, 'node_modules'));
+  return { v1, v2: join(dir, (JSON.parse(v2Packed.stdout) as { filename: string }[])[0].filename), v2Version, v2Generator: join(pkgDir, 'dist', 'create', 'index.js') };
+}
+
+/** Removes the npx cache entry that `npm exec --package=<tarball>` made for this one tarball. */
+export function forgetNpx(tarball: string): void {
+  const npx = join(homedir(), '.npm', '_npx');
+  for (const entry of existsSync(npx) ? readdirSync(npx) : []) {
+    const manifest = join(npx, entry, 'package.json');
+    if (existsSync(manifest) && readFileSync(manifest, 'utf8').includes(tarball)) rmSync(join(npx, entry), { recursive: true, force: true });
+  }
 }
