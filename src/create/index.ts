@@ -12,9 +12,12 @@ import * as prompts from '@clack/prompts';
 
 import {
   child,
+  descriptionProblems,
   EX,
   Failure,
+  existing,
   mergePackageJson,
+  nameProblems,
   optsVar,
   packageManager,
   projectFiles,
@@ -25,10 +28,8 @@ import {
   writeProject,
 } from './project';
 
-export { fill, optsVar, overlay, render } from './project';
+export { descriptionProblems, fill, nameProblems, optsVar, overlay, render } from './project';
 import { update, UPDATE_CONFLICT } from './update';
-
-const validateNpmName = require('validate-npm-package-name') as (name: string) => { errors?: string[]; warnings?: string[] };
 
 const options = {
   name: { type: 'string', value: 'NAME', help: 'daemon name: npm package, Debian package, executable and service (default: the directory name)' },
@@ -79,33 +80,6 @@ export function helpText(): string {
   ].join('\n');
 }
 
-/**
- * Every reason `name` cannot be the daemon's name. It is the npm package, the Debian package, the
- * executable, the service and (as _name) the system user, so it must satisfy npm's rules and the
- * intersection of Debian's package-name and adduser's system-user rules.
- */
-export function nameProblems(name: string): string[] {
-  const npm = validateNpmName(name);
-  const problems = [...(npm.errors ?? []), ...(npm.warnings ?? [])].map((p) => `${p.replace(/^name /, '').replace(`${name} `, '')} (npm)`);
-  if (name.length < 2) problems.push('is shorter than 2 characters, the least for a Debian package name');
-  if (name.length > 31) problems.push(`has ${name.length} characters, so the user _${name} would pass useradd's limit of 32 (use at most 31)`);
-  if (/[.+]/.test(name)) problems.push("cannot contain '.' or '+' (Debian package names can, adduser's user names cannot)");
-  else if (!/^[a-z0-9][a-z0-9-]*$/.test(name)) problems.push('may hold only lowercase letters, digits and inner hyphens (Debian package and user names)');
-  return problems;
-}
-
-/** Every reason `text` cannot be the one-line summary (lintian's rules for a synopsis). */
-export function descriptionProblems(text: string, name: string): string[] {
-  const problems: string[] = [];
-  if (!text.trim()) problems.push('is empty');
-  if (/[\x00-\x1f\x7f]/.test(text)) problems.push('must be one line of printable text');
-  if (text.length > 80) problems.push(`has ${text.length} characters; Debian wants at most 80`);
-  if (/^(a|an|the)\s/i.test(text)) problems.push("must not start with 'A', 'An' or 'The' (Debian reads it after the name)");
-  if (text.toLowerCase().startsWith(name.toLowerCase())) problems.push(`must not start with the name ${name} (Debian shows the two together)`);
-  if (text.endsWith('.')) problems.push('must not end with a full stop (it is a title, not a sentence)');
-  return problems;
-}
-
 /** One line that names the thing, lists each of its problems and says the fix. */
 function invalid(what: string, value: string, problems: string[], fix: string): Failure {
   return new Failure(`${what} ${JSON.stringify(value)} ${problems.join('; ')}; ${fix}`, EX.USAGE);
@@ -119,20 +93,28 @@ function invalid(what: string, value: string, problems: string[], fix: string): 
 interface Plan {
   /** Files the project brings that differ from those in dir: replaced only if confirmed. */
   replace: string[];
+  /** Paths where a link, a directory or an unreadable file is in the way: always refused. */
+  blocked: string[];
   /** Top-level entries of dir that the project does not bring: kept as they are. */
   others: string[];
 }
 
 function plan(dir: string, files: ProjectFile[]): Plan {
-  const replace = files
-    .filter((f) => {
-      const abs = join(dir, f.path);
-      return existsSync(abs) && (!statSync(abs).isFile() || !readFileSync(abs).equals(f.content));
-    })
-    .map((f) => f.path);
+  const replace: string[] = [];
+  const blocked: string[] = [];
+  for (const f of files) {
+    const e = existing(dir, f.path);
+    if (e.kind === 'blocked') blocked.push(e.why);
+    else if (e.kind === 'file' && (!e.content.equals(f.content) || e.mode !== f.mode)) replace.push(f.path);
+  }
   const tops = new Set([...files.map((f) => f.path.split('/')[0]), '.git', 'node_modules', 'package-lock.json']);
   const others = existsSync(dir) ? readdirSync(dir).filter((e) => !tops.has(e)) : [];
-  return { replace, others };
+  return { replace, blocked: [...new Set(blocked)], others };
+}
+
+/** "a, b, c" or, past `most`, "a, b, … and N more": for what is kept anyway, never for what is replaced. */
+function some(items: string[], most = 10): string {
+  return items.length <= most ? items.join(', ') : `${items.slice(0, most).join(', ')} and ${items.length - most} more`;
 }
 
 /** "Name <email>" from git's configuration, or undefined. */
@@ -202,6 +184,7 @@ async function main(argv: string[]): Promise<number> {
   if (values.help) return process.stdout.write(helpText()), EX.OK;
   if (values.version) return process.stdout.write(`create-forkd-app ${self.version}\n`), EX.OK;
   if (positionals.length > 1) throw new Failure(`one project directory, not ${positionals.length} (${positionals.join(' ')}); see --help`, EX.USAGE);
+  if (positionals[0] === '') throw new Failure('the project directory is an empty string; name one, or . for this directory', EX.USAGE);
   const updateOnly = (['dry-run', 'from', 'force'] as const).filter((o) => values[o] !== undefined);
   if (values.update) {
     const clash = (['name', 'description', 'overwrite', 'yes', 'git'] as const).filter((o) => values[o] !== undefined);
@@ -228,17 +211,17 @@ async function main(argv: string[]): Promise<number> {
     generator: self.version,
   };
   const rendered = render(vars);
-  const existingJson = join(dir, 'package.json');
-  const merged = mergePackageJson(rendered['package.json'], existsSync(existingJson) ? readFileSync(existingJson, 'utf8') : undefined);
+  const theirJson = existing(dir, 'package.json');
+  const merged = mergePackageJson(rendered['package.json'], theirJson.kind === 'file' ? theirJson.content.toString() : undefined);
   const files = projectFiles({ ...rendered, 'package.json': merged.text });
-  const { replace, others } = plan(dir, files);
+  const { replace, blocked, others } = plan(dir, files);
+  if (blocked.length)
+    throw new Failure(`${shown}: ${blocked.join('; ')}; the generator writes nothing through a link or over a directory: move them away`, EX.CANTCREAT);
 
   if (replace.length || others.length) {
-    const keeps = merged.kept.length ? ` (keeping your ${merged.kept.join(', ')})` : '';
-    const what = [
-      replace.length && `${replace.join(', ')} would be replaced${replace.includes('package.json') ? keeps : ''}`,
-      others.length && `${others.join(', ')} would be mixed in`,
-    ];
+    const json = [merged.kept.length && `keeping your ${merged.kept.join(', ')}`, merged.lost.length && `changing its ${merged.lost.join(', ')}`];
+    const about = replace.includes('package.json') && json.some(Boolean) ? ` (package.json: ${json.filter(Boolean).join('; ')})` : '';
+    const what = [replace.length && `${replace.join(', ')} would be replaced${about}`, others.length && `${some(others)} would be mixed in`];
     const line = `${shown} is not empty: ${what.filter(Boolean).join('; ')}`;
     if (!values.overwrite && !interactive)
       throw new Failure(`${line}; choose an empty directory, or pass --overwrite (changed files need a yes at a terminal)`, EX.CANTCREAT);
@@ -261,6 +244,7 @@ async function main(argv: string[]): Promise<number> {
   // The install changes these two: an undo removes a node_modules it created, and puts a lock
   // file the user had back as it was.
   const hadModules = existsSync(join(dir, 'node_modules'));
+  const hadGit = existsSync(join(dir, '.git'));
   const lock = join(dir, 'package-lock.json');
   const lockBefore = existsSync(lock) ? readFileSync(lock) : undefined;
   let undoFiles = () => {};
@@ -268,6 +252,7 @@ async function main(argv: string[]): Promise<number> {
     if (created) return rmSync(created, { recursive: true, force: true });
     undoFiles();
     if (!hadModules) rmSync(join(dir, 'node_modules'), { recursive: true, force: true });
+    if (!hadGit) rmSync(join(dir, '.git'), { recursive: true, force: true });
     if (lockBefore) writeFileSync(lock, lockBefore);
     else rmSync(lock, { force: true });
   };
@@ -303,7 +288,9 @@ async function main(argv: string[]): Promise<number> {
     checkInterrupted();
     if (code !== 0) failed.push(`${pm} install (exit ${code})`);
   }
-  if (values.git !== false) failed.push(...(await gitInit(dir)));
+  // Into a directory that held files of the user's, commit only the project's: never a stray .env.
+  const projectPaths = [...new Set([...files.map((f) => f.path.split('/')[0]), 'package-lock.json'])].filter((p) => existsSync(join(dir, p)));
+  if (values.git !== false) failed.push(...(await gitInit(dir, others.length ? projectPaths : ['.'])));
   checkInterrupted();
 
   const run = (s: string) => (pm === 'npm' && s === 'test' ? 'npm test' : `${pm} run ${s}`);
@@ -323,13 +310,13 @@ async function main(argv: string[]): Promise<number> {
 }
 
 /** git init and a first commit, unless `dir` is already inside a work tree. */
-async function gitInit(dir: string): Promise<string[]> {
+async function gitInit(dir: string, paths: string[]): Promise<string[]> {
   const inside = await step('git', ['rev-parse', '--is-inside-work-tree'], dir, true);
   if (inside === 0) return [];
   if (inside === 127) return ['git (not installed)'];
   // Without an identity git cannot commit: leave the files staged and say so, not fail.
   const identity = (await step('git', ['var', 'GIT_AUTHOR_IDENT'], dir, true)) === 0;
-  const steps = [['init', '-q'], ['add', '-A'], ...(identity ? [['commit', '-q', '-m', 'Initial commit from create-forkd-app']] : [])];
+  const steps = [['init', '-q'], ['add', '-A', '--', ...paths], ...(identity ? [['commit', '-q', '-m', 'Initial commit from create-forkd-app']] : [])];
   for (const args of steps) {
     const code = await step('git', args, dir);
     if (code !== 0) return [`git ${args[0]} (exit ${code})`];

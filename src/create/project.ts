@@ -1,9 +1,26 @@
 // What a new project and an update both need: this package's identity, the project's files as
 // this version makes them, and the small steps that write them.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { constants } from 'node:os';
+import {
+  chmodSync,
+  closeSync,
+  constants,
+  existsSync,
+  fchmodSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
+import { constants as osConstants } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
+
+const validateNpmName = require('validate-npm-package-name') as (name: string) => { errors?: string[]; warnings?: string[] };
 
 /** sysexits.h, as documented in --help and the README. */
 export const EX = { OK: 0, USAGE: 64, UNAVAILABLE: 69, SOFTWARE: 70, CANTCREAT: 73, CANCELLED: 130 } as const;
@@ -19,6 +36,33 @@ export const self = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'))
 
 /** What belongs to the generator: shipped in this package, never in the projects it writes. */
 export const generatorOnly = ['dist/create', 'template', 'src/create', 'test/create'];
+
+/**
+ * Every reason `name` cannot be the daemon's name. It is the npm package, the Debian package, the
+ * executable, the service and (as _name) the system user, so it must satisfy npm's rules and the
+ * intersection of Debian's package-name and adduser's system-user rules.
+ */
+export function nameProblems(name: string): string[] {
+  const npm = validateNpmName(name);
+  const problems = [...(npm.errors ?? []), ...(npm.warnings ?? [])].map((p) => `${p.replace(/^name /, '').replace(`${name} `, '')} (npm)`);
+  if (name.length < 2) problems.push('is shorter than 2 characters, the least for a Debian package name');
+  if (name.length > 31) problems.push(`has ${name.length} characters, so the user _${name} would pass useradd's limit of 32 (use at most 31)`);
+  if (/[.+]/.test(name)) problems.push("cannot contain '.' or '+' (Debian package names can, adduser's user names cannot)");
+  else if (!/^[a-z0-9][a-z0-9-]*$/.test(name)) problems.push('may hold only lowercase letters, digits and inner hyphens (Debian package and user names)');
+  return problems;
+}
+
+/** Every reason `text` cannot be the one-line summary (lintian's rules for a synopsis). */
+export function descriptionProblems(text: string, name: string): string[] {
+  const problems: string[] = [];
+  if (!text.trim()) problems.push('is empty');
+  if (/[\x00-\x1f\x7f]/.test(text)) problems.push('must be one line of printable text');
+  if (text.length > 80) problems.push(`has ${text.length} characters; Debian wants at most 80`);
+  if (/^(a|an|the)\s/i.test(text)) problems.push("must not start with 'A', 'An' or 'The' (Debian reads it after the name)");
+  if (text.toLowerCase().startsWith(name.toLowerCase())) problems.push(`must not start with the name ${name} (Debian shows the two together)`);
+  if (text.endsWith('.')) problems.push('must not end with a full stop (it is a title, not a sentence)');
+  return problems;
+}
 
 export class Failure extends Error {
   constructor(
@@ -50,36 +94,96 @@ export function projectFiles(rendered: Record<string, string>): ProjectFile[] {
   return [...files.values()].sort((a, b) => a.path.localeCompare(b.path));
 }
 
+/** What is at a project path in a directory: nothing, a regular file, or something in the way. */
+export type Existing = { kind: 'absent' } | { kind: 'file'; content: Buffer; mode: number } | { kind: 'blocked'; why: string };
+
+/**
+ * Looks at dir/rel without following a symbolic link anywhere below dir: a link at the path or
+ * at one of its parent directories, a directory or a special file where a file goes, or a file
+ * that cannot be read is "blocked". Nothing is ever read or written through a link.
+ */
+export function existing(dir: string, rel: string): Existing {
+  const parts = rel.split('/');
+  for (let i = 1; i <= parts.length; i++) {
+    const sub = parts.slice(0, i).join('/');
+    let st;
+    try {
+      st = lstatSync(join(dir, sub), { throwIfNoEntry: false });
+    } catch (e) {
+      return { kind: 'blocked', why: `${sub} cannot be looked at (${(e as NodeJS.ErrnoException).code})` };
+    }
+    if (!st) return { kind: 'absent' };
+    if (st.isSymbolicLink()) return { kind: 'blocked', why: `${sub} is a symbolic link` };
+    if (i < parts.length && !st.isDirectory()) return { kind: 'blocked', why: `${sub} is not a directory` };
+    if (i === parts.length && !st.isFile()) return { kind: 'blocked', why: `${sub} is ${st.isDirectory() ? 'a directory' : 'not a regular file'}` };
+    if (i === parts.length) {
+      try {
+        return { kind: 'file', content: readFileSync(join(dir, sub)), mode: st.mode & 0o7777 };
+      } catch (e) {
+        return { kind: 'blocked', why: `${sub} cannot be read (${(e as NodeJS.ErrnoException).code})` };
+      }
+    }
+  }
+  return { kind: 'absent' };
+}
+
 export const userFields = ['dependencies', 'devDependencies', 'optionalDependencies', 'peerDependencies', 'scripts'] as const;
+const sortedFields = new Set<string>(['dependencies', 'devDependencies', 'optionalDependencies', 'peerDependencies']);
+
+type JsonObject = Record<string, unknown>;
+const isObject = (v: unknown): v is JsonObject => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** package.json text for comparing: dependency lists in npm's (sorted) order, the rest as it is. */
+function canonical(pkg: JsonObject): string {
+  return JSON.stringify(pkg, (key, value) =>
+    sortedFields.has(key) && isObject(value) ? Object.fromEntries(Object.entries(value).sort(([a], [b]) => a.localeCompare(b))) : value,
+  );
+}
+
+export interface MergedPackage {
+  text: string;
+  /** The user's dependencies and scripts that the merge keeps. */
+  kept: string[];
+  /** Top-level fields of the user's package.json that the merge changes or drops. */
+  lost: string[];
+}
 
 /**
  * The project's package.json over the one in dir: the project's fields win, and every dependency
- * or script the user added is kept. Returns the text and the names of what was kept.
+ * or script the user added is kept (dependency lists sorted, as npm writes them). When that is
+ * all that differs, the user's own text is kept, byte for byte.
  */
-export function mergePackageJson(ours: string, theirs: string | undefined): { text: string; kept: string[] } {
-  let old: Record<string, unknown>;
+export function mergePackageJson(ours: string, theirs: string | undefined): MergedPackage {
+  if (theirs === undefined) return { text: ours, kept: [], lost: [] };
+  let old: unknown;
   try {
-    old = theirs === undefined ? {} : (JSON.parse(theirs) as Record<string, unknown>);
+    old = JSON.parse(theirs);
   } catch {
-    return { text: ours, kept: [] }; // not JSON: replaced whole, and listed as such
+    old = undefined;
   }
-  const merged = JSON.parse(ours) as Record<string, Record<string, unknown>>;
+  if (!isObject(old)) return { text: ours, kept: [], lost: ['all of it (not a JSON object)'] };
+  const merged = JSON.parse(ours) as JsonObject;
   const kept: string[] = [];
   for (const field of userFields) {
     const theirsField = old[field];
-    if (!theirsField || typeof theirsField !== 'object') continue;
-    for (const [key, value] of Object.entries(theirsField as Record<string, unknown>)) {
-      if (merged[field]?.[key] !== undefined) continue;
-      merged[field] = { ...(merged[field] ?? {}), [key]: value };
+    if (!isObject(theirsField)) continue;
+    const into = (isObject(merged[field]) ? merged[field] : {}) as JsonObject;
+    for (const [key, value] of Object.entries(theirsField)) {
+      if (into[key] !== undefined) continue;
+      into[key] = value;
       kept.push(field === 'scripts' ? `script ${key}` : key);
     }
+    merged[field] = sortedFields.has(field) ? Object.fromEntries(Object.entries(into).sort(([a], [b]) => a.localeCompare(b))) : into;
   }
-  return { text: kept.length ? `${JSON.stringify(merged, null, 2)}\n` : ours, kept };
+  if (canonical(merged) === canonical(old)) return { text: theirs, kept, lost: [] };
+  const lost = Object.keys(old).filter((k) => canonical({ v: old[k] }) !== canonical({ v: merged[k] }));
+  return { text: kept.length ? `${JSON.stringify(merged, null, 2)}\n` : ours, kept, lost };
 }
 
 /**
  * Writes files into dir and returns how to undo it: created files and directories are removed,
- * replaced files get their bytes and mode back. Nothing else in dir is touched.
+ * replaced files get their bytes and mode back. Nothing else in dir is touched, and nothing is
+ * written through a symbolic link (each path is checked, and files are opened O_NOFOLLOW).
  */
 export function writeProject(dir: string, files: ProjectFile[]): () => void {
   const undo: (() => void)[] = [];
@@ -93,17 +197,23 @@ export function writeProject(dir: string, files: ProjectFile[]): () => void {
   try {
     for (const f of files) {
       const abs = join(dir, f.path);
+      const was = existing(dir, f.path);
+      if (was.kind === 'blocked') throw new Error(`${was.why}: the generator writes nothing through a link or over a directory`);
+      if (was.kind === 'file' && was.content.equals(f.content) && was.mode === f.mode) continue;
       ensureDir(dirname(abs));
-      if (existsSync(abs)) {
-        const st = statSync(abs);
-        if (st.isFile() && readFileSync(abs).equals(f.content)) continue;
-        if (st.isFile()) {
-          const before = { content: readFileSync(abs), mode: st.mode & 0o7777 };
-          undo.push(() => writeFileSync(abs, before.content, { mode: before.mode }));
-        } else throw new Error(`${f.path} is a directory in the way of a file`);
-      } else undo.push(() => rmSync(abs, { force: true }));
-      writeFileSync(abs, f.content);
-      chmodSync(abs, f.mode);
+      if (was.kind === 'file')
+        undo.push(() => {
+          writeFileSync(abs, was.content);
+          chmodSync(abs, was.mode);
+        });
+      else undo.push(() => rmSync(abs, { force: true }));
+      const fd = openSync(abs, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, f.mode);
+      try {
+        for (let off = 0; off < f.content.length; ) off += writeSync(fd, f.content, off);
+        fchmodSync(fd, f.mode);
+      } finally {
+        closeSync(fd);
+      }
     }
   } catch (e) {
     undoAll();
@@ -162,6 +272,6 @@ export function step(cmd: string, args: string[], cwd: string, quiet = false): P
   return new Promise((done) => {
     child = spawn(cmd, args, { cwd, stdio: ['ignore', quiet ? 'ignore' : 'inherit', quiet ? 'ignore' : 'inherit'] });
     child.on('error', () => done(127));
-    child.on('exit', (code, signal) => done(code ?? 128 + (signal ? constants.signals[signal] : 0)));
+    child.on('exit', (code, signal) => done(code ?? 128 + (signal ? osConstants.signals[signal] : 0)));
   }).finally(() => (child = undefined)) as Promise<number>;
 }

@@ -3,10 +3,25 @@
 // made again by that version's own generator; the project as this version makes it comes from
 // here; every runtime path is merged three ways (git merge-file), package.json field by field.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
-import { EX, Failure, optsVar, packageManager, projectFiles, render, self, step, writeProject, type ProjectFile } from './project';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { homedir, constants as osConstants, tmpdir } from 'node:os';
+import { join, posix, relative } from 'node:path';
+import {
+  descriptionProblems,
+  EX,
+  existing,
+  Failure,
+  nameProblems,
+  optsVar,
+  packageManager,
+  projectFiles,
+  render,
+  self,
+  step,
+  writeProject,
+  type Existing,
+  type ProjectFile,
+} from './project';
 
 /** Paths that are the user's when a project records none: update never touches them. */
 export const defaultUserPaths = ['src/server/', 'README.md'];
@@ -46,23 +61,24 @@ interface Step {
 type JsonObject = Record<string, unknown>;
 
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+const isObject = (v: unknown): v is JsonObject => typeof v === 'object' && v !== null && !Array.isArray(v);
 const bytesEqual = (a?: Buffer, b?: Buffer) => (a === undefined ? b === undefined : b !== undefined && a.equals(b));
 
 export async function update(a: UpdateArgs): Promise<number> {
   const shown = relative(process.cwd(), a.dir) || '.';
-  const pkgPath = join(a.dir, 'package.json');
-  let ours: JsonObject;
+  const pkgFile = existing(a.dir, 'package.json');
+  if (pkgFile.kind !== 'file')
+    throw new Failure(`${shown} has no package.json to update (${pkgFile.kind === 'blocked' ? pkgFile.why : 'none'}); run --update in a project that create-forkd-app made`, EX.USAGE);
+  let ours: unknown;
   try {
-    ours = JSON.parse(readFileSync(pkgPath, 'utf8')) as JsonObject;
+    ours = JSON.parse(pkgFile.content.toString());
   } catch (e) {
-    throw new Failure(`${shown} has no readable package.json (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); run --update in a project that create-forkd-app made`, EX.USAGE);
+    throw new Failure(`${shown}/package.json is not JSON (${(e as Error).message}); fix it, then run --update again`, EX.USAGE);
   }
-  const forkd = ours.forkd as Forkd | undefined;
-  if (!forkd || typeof forkd.name !== 'string')
+  const forkd = isObject(ours) && isObject(ours.forkd) ? (ours.forkd as Forkd) : undefined;
+  if (!isObject(ours) || !forkd || typeof forkd.name !== 'string')
     throw new Failure(`${shown}/package.json has no "forkd" block: not a project that create-forkd-app made; run --update in one`, EX.USAGE);
-  // 0.1.0 recorded nothing, and was the only version before 0.2.0.
-  const recorded = forkd.generator ?? '0.1.0';
-  const userPaths = forkd.userPaths ?? defaultUserPaths;
+  const { recorded, userPaths } = checkRecord(forkd);
   if (compareVersions(recorded, self.version) > 0)
     throw new Failure(`${forkd.name} was made by create-forkd-app ${recorded}, newer than this ${self.version}; run create-forkd-app@latest`, EX.USAGE);
   if (recorded === self.version && !a.from) {
@@ -72,19 +88,38 @@ export async function update(a: UpdateArgs): Promise<number> {
   if (!a.dryRun && !a.force) refuseUncommitted(a.dir, shown);
 
   const tmp = mkdtempSync(join(tmpdir(), 'forkd-update-'));
+  // Ctrl-C (or a kill) takes the temporary copies with it.
+  const onSignal = (signal: NodeJS.Signals) => {
+    rmSync(tmp, { recursive: true, force: true });
+    process.stderr.write(`create-forkd-app: --update cancelled by ${signal}\n`);
+    process.exit(128 + osConstants.signals[signal]);
+  };
+  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+  signals.forEach((sig) => process.on(sig, onSignal));
   try {
-    const vars = { name: forkd.name, description: forkd.description, maintainer: forkd.maintainer, optsVar: optsVar(forkd.name), listen: typeof forkd.listen === 'string' ? forkd.listen : self.forkd.listen, generator: self.version };
+    const vars = {
+      name: forkd.name,
+      description: forkd.description,
+      maintainer: forkd.maintainer,
+      optsVar: optsVar(forkd.name),
+      listen: typeof forkd.listen === 'string' ? forkd.listen : self.forkd.listen,
+      generator: self.version,
+    };
     const base = readTree(recreate(a.from ?? `create-forkd-app@${recorded}`, recorded, forkd, tmp));
+    // A base from another version would make its changes look like the user's, and lose them.
+    const baseVersion = (JSON.parse(base.get('package.json')?.toString() ?? '{}') as { forkd?: { generator?: string } }).forkd?.generator ?? '0.1.0';
+    if (baseVersion !== recorded)
+      throw new Failure(`--from ${a.from} is create-forkd-app ${baseVersion}, but ${forkd.name} records ${recorded}; pass the package of ${recorded}`, EX.USAGE);
     const next = new Map(projectFiles(render(vars)).map((f) => [f.path, f]));
-    const isUser = (p: string) => userPaths.some((u) => (u.endsWith('/') ? p.startsWith(u) : p === u));
+    const isUser = (p: string) => userPaths.some((u) => p === u || p.startsWith(`${u}/`));
 
     const steps: Step[] = [];
     const paths = [...new Set([...base.keys(), ...next.keys()])].filter((p) => p !== 'package.json' && !isUser(p)).sort();
     for (const path of paths) {
-      const s = mergeFile(path, base.get(path), next.get(path), readIfFile(join(a.dir, path)), tmp);
+      const s = mergeFile(path, base.get(path), next.get(path), existing(a.dir, path), tmp);
       if (s) steps.push(s);
     }
-    const pkg = mergePackage(ours, JSON.parse(base.get('package.json')?.toString() ?? '{}') as JsonObject, JSON.parse(next.get('package.json')!.content.toString()) as JsonObject);
+    const pkg = mergePackage(ours as JsonObject, JSON.parse(base.get('package.json')?.toString() ?? '{}') as JsonObject, JSON.parse(next.get('package.json')!.content.toString()) as JsonObject);
     const conflicts = steps.filter((s) => s.change === 'conflict').length + pkg.conflicts.length;
 
     const verb = a.dryRun ? 'would ' : '';
@@ -97,7 +132,11 @@ export async function update(a: UpdateArgs): Promise<number> {
     if (a.dryRun) return conflicts ? UPDATE_CONFLICT : EX.OK;
 
     const writes = steps.filter((s) => s.file).map((s) => s.file!);
-    writeProject(a.dir, [...writes, { path: 'package.json', content: Buffer.from(`${JSON.stringify(pkg.merged, null, 2)}\n`), mode: 0o644 }]);
+    try {
+      writeProject(a.dir, [...writes, { path: 'package.json', content: Buffer.from(`${JSON.stringify(pkg.merged, null, 2)}\n`), mode: pkgFile.mode }]);
+    } catch (e) {
+      throw new Failure(`cannot update ${shown}: ${(e as Error).message}; nothing was changed`, EX.CANTCREAT);
+    }
     for (const s of steps) if (s.remove) rmSync(join(a.dir, s.path), { force: true });
 
     if (a.install) {
@@ -113,8 +152,32 @@ export async function update(a: UpdateArgs): Promise<number> {
     process.stdout.write('Next: npm run build && npm test, then commit.\n');
     return EX.OK;
   } finally {
+    signals.forEach((sig) => process.off(sig, onSignal));
     rmSync(tmp, { recursive: true, force: true });
   }
+}
+
+/**
+ * The project's record, checked: forkd.generator must be a plain version (it becomes an npm
+ * package spec, and a spec such as file: or github: would run code), the identity must be one
+ * the generator accepts, and forkd.userPaths a list of paths inside the project.
+ */
+function checkRecord(forkd: Forkd): { recorded: string; userPaths: string[] } {
+  // 0.1.0 recorded nothing, and was the only version before 0.2.0.
+  const recorded = forkd.generator ?? '0.1.0';
+  if (typeof recorded !== 'string' || !/^\d+\.\d+\.\d+$/.test(recorded))
+    throw new Failure(`forkd.generator in package.json is ${JSON.stringify(recorded)}, not a version like 0.2.0; set it to the create-forkd-app version that made the project`, EX.USAGE);
+  const np = nameProblems(forkd.name);
+  if (np.length) throw new Failure(`forkd.name in package.json, ${JSON.stringify(forkd.name)}, ${np.join('; ')}; fix it first`, EX.USAGE);
+  const dp = typeof forkd.description === 'string' ? descriptionProblems(forkd.description, forkd.name) : ['is missing'];
+  if (dp.length) throw new Failure(`forkd.description in package.json ${dp.join('; ')}; fix it first`, EX.USAGE);
+  const given: unknown = forkd.userPaths ?? defaultUserPaths;
+  if (!Array.isArray(given) || given.some((p) => typeof p !== 'string' || !p.trim()))
+    throw new Failure('forkd.userPaths in package.json must be a list of paths, such as ["src/server/", "README.md"]; fix it first', EX.USAGE);
+  const userPaths = (given as string[]).map((p) => posix.normalize(p).replace(/^(\.\/)+/, '').replace(/\/+$/, ''));
+  const outside = userPaths.filter((p) => p === '.' || p === '..' || p.startsWith('../') || p.startsWith('/'));
+  if (outside.length) throw new Failure(`forkd.userPaths in package.json names ${outside.join(', ')}, not a path inside the project; fix it first`, EX.USAGE);
+  return { recorded, userPaths };
 }
 
 /** Refuses a project with uncommitted changes: an update must be a change of its own, easy to review and to undo. */
@@ -122,6 +185,9 @@ function refuseUncommitted(dir: string, shown: string): void {
   const r = spawnSync('git', ['status', '--porcelain', '--untracked-files=normal', '.'], { cwd: dir, encoding: 'utf8' });
   if (r.error || r.status !== 0)
     throw new Failure(`${shown} is not in a git work tree, so its changes cannot be told from the update's; commit it to git first, or pass --force`, EX.CANTCREAT);
+  // Ignored by an enclosing repository, nothing would show as changed, and nothing could be undone.
+  if (spawnSync('git', ['ls-files', '--error-unmatch', 'package.json'], { cwd: dir, stdio: 'ignore' }).status !== 0)
+    throw new Failure(`${shown}/package.json is not tracked by git (is the project ignored?), so the update could not be undone; commit the project first, or pass --force`, EX.CANTCREAT);
   const dirty = r.stdout.split('\n').filter(Boolean).map((l) => l.slice(3));
   if (dirty.length) throw new Failure(`${shown} has uncommitted changes (${dirty.join(', ')}); commit or stash them first, or pass --force`, EX.CANTCREAT);
 }
@@ -129,11 +195,22 @@ function refuseUncommitted(dir: string, shown: string): void {
 /** Makes the project again with the recorded version's generator, into tmp/base. */
 function recreate(spec: string, version: string, forkd: Forkd, tmp: string): string {
   const out = join(tmp, 'base');
+  // npm exec keeps the package it fetched in its _npx cache: take out what this run put there.
+  const npx = join(process.env.npm_config_cache || join(homedir(), '.npm'), '_npx');
+  const entries = () => (existsSync(npx) ? readdirSync(npx) : []);
+  const before = new Set(entries());
+  const forget = () => {
+    for (const e of entries()) {
+      const manifest = join(npx, e, 'package.json');
+      if (!before.has(e) && existsSync(manifest) && readFileSync(manifest, 'utf8').includes(spec)) rmSync(join(npx, e), { recursive: true, force: true });
+    }
+  };
   const r = spawnSync(
     'npm',
     ['exec', '--yes', `--package=${spec}`, '--', 'create-forkd-app', out, '--name', forkd.name, '--description', forkd.description, '--yes', '--no-install', '--no-git'],
     { cwd: tmp, encoding: 'utf8', env: { ...process.env, CI: '1' } },
   );
+  forget();
   if (r.status !== 0) {
     const said = `${r.stderr ?? ''}${r.error?.message ?? ''}`.trim().split('\n').pop();
     throw new Failure(`cannot make the project as create-forkd-app ${version} made it (npm exec ${spec}: ${said}); pass --from with that version's package tarball`, EX.UNAVAILABLE);
@@ -154,12 +231,10 @@ function readTree(dir: string): Map<string, Buffer> {
   return files;
 }
 
-function readIfFile(path: string): Buffer | undefined {
-  return existsSync(path) && statSync(path).isFile() ? readFileSync(path) : undefined;
-}
-
 /** What to do with one runtime path, given the base, the new version and the project's copy. */
-function mergeFile(path: string, base: Buffer | undefined, next: ProjectFile | undefined, ours: Buffer | undefined, tmp: string): Step | undefined {
+function mergeFile(path: string, base: Buffer | undefined, next: ProjectFile | undefined, here: Existing, tmp: string): Step | undefined {
+  if (here.kind === 'blocked') return bytesEqual(base, next?.content) ? undefined : { path, change: 'conflict', why: `${here.why}: left alone` };
+  const ours = here.kind === 'file' ? here.content : undefined;
   if (bytesEqual(base, next?.content)) return undefined; // no change upstream: a local edit stays
   if (bytesEqual(ours, next?.content)) return undefined; // the project has it already
   if (bytesEqual(ours, base)) {

@@ -1,6 +1,6 @@
 // create-forkd-app without a terminal: validation, conflicts, the files it writes, git, install.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { fill, optsVar } from '../../src/create';
@@ -121,6 +121,57 @@ t.test('a directory that holds files: each change is listed, and without a yes n
   const w = await create([...args, '--overwrite'], { cwd: dir });
   t.equal(w.code, 0, `only mixed-in files: --overwrite writes (${w.err.trim()})`);
   t.same(snapshot(target), mixed, 'and, every file of the project being the same, changes no byte: fastify, routes.ts, the lock file, node_modules and notes.txt stay');
+});
+
+t.test('nothing is written through a symbolic link, with or without --overwrite', async (t) => {
+  const dir = tempDir(t);
+  const outside = join(dir, 'outside');
+  mkdirSync(join(outside, 'scripts'), { recursive: true });
+  for (const [name, link, target] of [
+    ['dangling', '.gitignore', join(outside, 'authorized_keys')],
+    ['linked-dir', 'scripts', join(outside, 'scripts')],
+  ]) {
+    const target_ = join(dir, name);
+    mkdirSync(target_);
+    symlinkSync(target, join(target_, link));
+    for (const extra of [[], ['--overwrite']]) {
+      const r = await create([name, '--name', 'acmed', '--yes', '--no-install', '--no-git', ...extra], { cwd: dir });
+      t.equal(r.code, 73, `${name} ${extra.join(' ')}: exit 73`);
+      t.equal(r.err, `create-forkd-app: ${name}: ${link} is a symbolic link; the generator writes nothing through a link or over a directory: move them away\n`);
+      t.same(readdirSync(target_), [link], 'nothing written beside it');
+    }
+  }
+  t.same(tree(outside), [], 'and nothing outside');
+});
+
+t.test("package.json: the user's dependencies in npm's order are no change; what would change is named", async (t) => {
+  const dir = tempDir(t);
+  const args = ['acme', '--name', 'acmed', '--yes', '--no-install', '--no-git'];
+  t.equal((await create(args, { cwd: dir })).code, 0);
+  const path = join(dir, 'acme', 'package.json');
+  const pkgJson = JSON.parse(readFileSync(path, 'utf8'));
+  // As `npm install fastify` writes it: sorted into the list.
+  pkgJson.dependencies = Object.fromEntries(Object.entries({ ...pkgJson.dependencies, fastify: '5.6.1' }).sort(([a], [b]) => a.localeCompare(b)));
+  writeFileSync(path, `${JSON.stringify(pkgJson, null, 2)}\n`);
+  const sorted = readFileSync(path);
+  const same = await create([...args, '--overwrite'], { cwd: dir });
+  t.equal(same.code, 0, `not a change: written without a yes (${same.err.trim()})`);
+  t.ok(readFileSync(path).equals(sorted), 'package.json kept byte for byte');
+
+  pkgJson.version = '1.4.0';
+  pkgJson.overrides = { ms: '2.1.3' };
+  writeFileSync(path, `${JSON.stringify(pkgJson, null, 2)}\n`);
+  const r = await create([...args, '--overwrite'], { cwd: dir });
+  t.equal(r.code, 73);
+  t.match(r.err, 'package.json would be replaced (package.json: keeping your fastify; changing its version, overrides);');
+});
+
+t.test('an empty project directory name: exit 64', async (t) => {
+  const dir = tempDir(t);
+  const r = await create(['', '--name', 'acmed', '--yes'], { cwd: dir });
+  t.equal(r.code, 64);
+  t.equal(r.err, 'create-forkd-app: the project directory is an empty string; name one, or . for this directory\n');
+  t.same(readdirSync(dir), []);
 });
 
 t.test('--overwrite over a lone .git, and over a file', async (t) => {

@@ -2,7 +2,7 @@
 // made by the first, with the user's work in it, updated by the second. (The updated project
 // building, passing its own suite and serving is test/create/e2e.ts's.)
 import { execFileSync } from 'node:child_process';
-import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { run, tempDir } from '../lib/proc';
@@ -90,9 +90,11 @@ t.test('the runtime change comes in; the server, the dependency and the local ed
     [` M ${changedRuntimeFile}`, ' M package.json', '?? test/added-in-v2.ts'],
     'nothing else changed',
   );
-  const again = await run(updateArgs(dir, '--force'));
+  git(dir, 'add', '-A');
+  git(dir, 'commit', '-qm', 'update');
+  const again = await run([process.execPath, versions.v2Generator, '--update', dir, '--no-install']);
   t.equal(again.code, 0, again.err);
-  t.match(again.stdout, /Changed 0 runtime path/, 'a second update finds nothing to do');
+  t.equal(again.stdout, `acmed is at create-forkd-app ${versions.v2Version} already: nothing to update\n`, 'a second update finds nothing to do');
 });
 
 t.test('a conflicting local edit: markers, exit 1, the rest of the update in, the user’s paths untouched', async (t) => {
@@ -126,7 +128,7 @@ t.test('refused: uncommitted changes, a directory that is not a project, flags t
   const empty = tempDir(t);
   const none = await run([process.execPath, versions.v2Generator, '--update', empty]);
   t.equal(none.code, 64);
-  t.match(none.err, /has no readable package\.json \(ENOENT\); run --update in a project that create-forkd-app made\n$/);
+  t.match(none.err, /has no package\.json to update \(none\); run --update in a project that create-forkd-app made\n$/);
 
   const clash = await run([process.execPath, versions.v2Generator, '--update', dir, '--name', 'other']);
   t.equal(clash.code, 64);
@@ -134,4 +136,75 @@ t.test('refused: uncommitted changes, a directory that is not a project, flags t
   const alone = await create(['acme', '--dry-run']);
   t.equal(alone.code, 64);
   t.equal(alone.err, 'create-forkd-app: --dry-run is only for --update; see --help\n');
+});
+
+t.test('a runtime file that is a symbolic link: a conflict, and nothing written through it', async (t) => {
+  const outside = join(tempDir(t), 'victim.rc');
+  writeFileSync(outside, 'export SECRET=1\n');
+  const dir = await project(t, (d) => {
+    rmSync(join(d, changedRuntimeFile));
+    symlinkSync(outside, join(d, changedRuntimeFile));
+    symlinkSync(join(tempDir(t), 'dangling.ts'), join(d, 'test', 'added-in-v2.ts'));
+  });
+  const r = await run(updateArgs(dir));
+  t.equal(r.code, 1, 'exit 1: conflicts');
+  t.match(r.stdout, `  conflict ${changedRuntimeFile} (${changedRuntimeFile} is a symbolic link: left alone)\n`);
+  t.match(r.stdout, '  conflict test/added-in-v2.ts (test/added-in-v2.ts is a symbolic link: left alone)\n');
+  t.equal(readFileSync(outside, 'utf8'), 'export SECRET=1\n', 'the file outside is untouched');
+});
+
+t.test('a record that is not what create-forkd-app wrote is refused, before anything runs', async (t) => {
+  const marker = join(tempDir(t), 'ran');
+  const cases: [string, (forkd: Record<string, unknown>) => void, RegExp][] = [
+    ['a package spec as the version', (f) => (f.generator = `file:${marker}`), /forkd\.generator in package\.json is "file:.*", not a version like 0\.2\.0/],
+    ['a number as the version', (f) => (f.generator = 42), /forkd\.generator in package\.json is 42, not a version/],
+    ['userPaths as a string', (f) => (f.userPaths = 'src/server'), /forkd\.userPaths in package\.json must be a list of paths/],
+    ['a user path outside', (f) => (f.userPaths = ['../elsewhere']), /forkd\.userPaths in package\.json names \.\.\/elsewhere, not a path inside the project/],
+    ['a description Debian refuses', (f) => (f.description = 'My daemon does things.'), /forkd\.description in package\.json must not end with a full stop/],
+  ];
+  for (const [what, edit, message] of cases) {
+    const dir = await project(t, (d) => {
+      const pkg = JSON.parse(readFileSync(join(d, 'package.json'), 'utf8'));
+      edit(pkg.forkd);
+      writeFileSync(join(d, 'package.json'), `${JSON.stringify(pkg, null, 2)}\n`);
+    });
+    const r = await run(updateArgs(dir, '--dry-run'));
+    t.equal(r.code, 64, `${what}: exit 64`);
+    t.match(r.err, message, `${what}: says which field and the fix`);
+  }
+  t.notOk(existsSync(marker), 'nothing that the record named was run');
+});
+
+t.test('user paths written without a slash, or with ./, are protected all the same', async (t) => {
+  const dir = await project(t, (d) => {
+    const pkg = JSON.parse(readFileSync(join(d, 'package.json'), 'utf8'));
+    pkg.forkd.userPaths = ['./src/server', 'README.md', 'native'];
+    writeFileSync(join(d, 'package.json'), `${JSON.stringify(pkg, null, 2)}\n`);
+    appendFileSync(join(d, changedRuntimeFile), '// mine now\n');
+  });
+  const r = await run(updateArgs(dir));
+  t.equal(r.code, 0, r.err);
+  t.notMatch(r.stdout, changedRuntimeFile, 'native/, listed as the user’s, is not touched');
+  t.match(readFileSync(join(dir, changedRuntimeFile), 'utf8'), /\/\/ mine now\n$/);
+});
+
+t.test('--from a package of another version than the recorded one is refused', async (t) => {
+  const dir = await project(t, () => {});
+  const r = await run([process.execPath, versions.v2Generator, '--update', dir, '--from', versions.v2, '--no-install']);
+  t.equal(r.code, 64);
+  t.match(r.err, new RegExp(`--from \\S+ is create-forkd-app ${versions.v2Version.replace(/\./g, '\\.')}, but acmed records \\S+; pass the package of`));
+  t.equal(git(dir, 'status', '--porcelain'), '', 'nothing changed');
+});
+
+t.test('a project that an enclosing repository ignores is refused: the update could not be undone', async (t) => {
+  const dir = await project(t, () => {});
+  const outer = join(tempDir(t), 'outer');
+  mkdirSync(join(outer, 'packages'), { recursive: true });
+  git(outer, 'init', '-q');
+  writeFileSync(join(outer, '.gitignore'), 'packages/\n');
+  execFileSync('cp', ['-a', dir, join(outer, 'packages', 'd')]);
+  rmSync(join(outer, 'packages', 'd', '.git'), { recursive: true, force: true });
+  const r = await run(updateArgs(join(outer, 'packages', 'd')));
+  t.equal(r.code, 73);
+  t.match(r.err, /package\.json is not tracked by git \(is the project ignored\?\), so the update could not be undone; commit the project first, or pass --force\n$/);
 });
