@@ -6,12 +6,13 @@ import t from 'tap';
 import { executablePath } from './lib/launchers';
 import { root, run, tempDir } from './lib/proc';
 
-/** The tree package.js reads, with out/NAME a link to the built executable (no 127 MB copy). */
+/** The tree package.js reads, with out/NAME a link to the built executable (no 127 MB copy) and build/ to the built addon. */
 function copyTree(dir: string): string {
   const copy = join(dir, 'tree');
   for (const p of ['src', 'native', 'scripts', 'dist', 'CMakeLists.txt', 'tsconfig.json', 'package.json', 'package-lock.json'])
     cpSync(join(root, p), join(copy, p), { recursive: true, preserveTimestamps: true });
   symlinkSync(join(root, 'node_modules'), join(copy, 'node_modules'));
+  symlinkSync(join(root, 'build'), join(copy, 'build')); // the addon, which the packages may carry too
   mkdirSync(join(copy, 'out'));
   symlinkSync(executablePath, join(copy, 'out', executablePath.split('/').pop()!));
   return copy;
