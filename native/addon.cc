@@ -10,6 +10,7 @@
 #include "fork_parent.h"
 #include "pidfile.h"
 #include "privileges.h"
+#include "safe_open.h"
 #include "sd_notify.h"
 
 namespace {
@@ -92,6 +93,15 @@ Napi::Value PidfileRelease(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// openLog(path, uid, gid) -> fd; uid -1: keep the owner (see safe_open_log).
+Napi::Value OpenLog(const Napi::CallbackInfo& info) {
+  std::string path = StringArg(info, 0, "path");
+  int fd = safe_open_log(path.c_str(), static_cast<uid_t>(IntArg(info, 1, "uid")),
+                         static_cast<gid_t>(IntArg(info, 2, "gid")));
+  if (fd < 0) throw SystemError(info.Env(), errno, "open log file");
+  return Napi::Number::New(info.Env(), fd);
+}
+
 Napi::Value Dup2(const Napi::CallbackInfo& info) {
   int from = IntArg(info, 0, "from"), to = IntArg(info, 1, "to");
   int rc;
@@ -153,6 +163,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("pidfileAcquire", Napi::Function::New(env, PidfileAcquire));
   exports.Set("pidfileProbe", Napi::Function::New(env, PidfileProbe));
   exports.Set("pidfileRelease", Napi::Function::New(env, PidfileRelease));
+  exports.Set("openLog", Napi::Function::New(env, OpenLog));
   exports.Set("dup2", Napi::Function::New(env, Dup2));
   exports.Set("notify", Napi::Function::New(env, Notify));
   exports.Set("lookupUser", Napi::Function::New(env, LookupUser));

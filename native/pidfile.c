@@ -10,6 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "safe_open.h"
+
 static pid_t read_pid(int fd) {
   char buf[32];
   ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
@@ -26,16 +28,6 @@ static int fail_close(int fd, int err) {
   return -1;
 }
 
-/* O_NONBLOCK keeps a FIFO planted at path from hanging the open. */
-static int open_nofollow(const char *path, int flags) {
-  int fd = open(path, flags | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0644);
-  if (fd < 0) return -1;
-  struct stat st;
-  if (fstat(fd, &st) < 0) return fail_close(fd, errno);
-  if (!S_ISREG(st.st_mode)) return fail_close(fd, EINVAL);
-  return fd;
-}
-
 /* True if path still names the file open on fd (it was not removed or replaced meanwhile). */
 static int still_named(int fd, const char *path) {
   struct stat a, b;
@@ -45,7 +37,7 @@ static int still_named(int fd, const char *path) {
 int pidfile_acquire(const char *path, pid_t pid, pid_t *holder) {
   *holder = 0;
   for (int attempt = 0; attempt < 10; attempt++) {
-    int fd = open_nofollow(path, O_RDWR | O_CREAT);
+    int fd = safe_open(path, O_RDWR | O_CREAT, 0644, NULL);
     if (fd < 0) return -1;
     if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
       int err = errno;
@@ -57,10 +49,6 @@ int pidfile_acquire(const char *path, pid_t pid, pid_t *holder) {
       close(fd);
       continue;
     }
-    struct stat st;
-    if (fstat(fd, &st) < 0) return fail_close(fd, errno);
-    /* A hard link could make us truncate some other file. */
-    if (st.st_nlink != 1) return fail_close(fd, EMLINK);
     char line[32];
     int len = snprintf(line, sizeof line, "%ld\n", (long)pid);
     if (ftruncate(fd, 0) < 0 || pwrite(fd, line, (size_t)len, 0) != len) return fail_close(fd, errno);
@@ -72,7 +60,7 @@ int pidfile_acquire(const char *path, pid_t pid, pid_t *holder) {
 
 int pidfile_probe(const char *path, pid_t *pid) {
   *pid = 0;
-  int fd = open_nofollow(path, O_RDONLY);
+  int fd = safe_open(path, O_RDONLY, 0, NULL);
   if (fd < 0) return -1;
   *pid = read_pid(fd);
   int locked = flock(fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK;

@@ -1,10 +1,11 @@
 // daemonize() and the daemon's lifecycle: set-up, ready, reload, graceful stop (DESIGN.md §1).
-import { closeSync, fchownSync, openSync } from 'node:fs';
+import { closeSync, openSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { DaemonError, EX, reason } from './exit-codes';
 import { Logger } from './logger';
 import { native } from './native';
 import { PidFile } from './pidfile';
+import { refusal } from './safe-file';
 import { ServiceManager, stderrIsJournal, type ListenFd } from './service-manager';
 
 export interface DaemonOptions {
@@ -253,13 +254,16 @@ export class Daemon {
     this.log.info(`running as ${to.user} (uid ${to.uid}, gid ${to.gid})`);
   }
 
+  /**
+   * Opened as the pid file is (native/safe_open.c): never through a symlink or a hard link. A
+   * file it creates goes to the --user, who reopens it on SIGHUP; an existing one keeps its owner.
+   */
   private openLog(path: string): number {
     try {
-      const fd = openSync(path, 'a', 0o640);
-      // The daemon reopens it on SIGHUP, after it has dropped root.
-      if (this.dropTo) fchownSync(fd, this.dropTo.uid, this.dropTo.gid);
-      return fd;
+      return native().openLog(path, this.dropTo?.uid ?? -1, this.dropTo?.gid ?? -1);
     } catch (e) {
+      const refused = refusal(e);
+      if (refused) throw new DaemonError(`refusing log file ${path}: ${refused}; remove it or choose another --log`, EX.CANTCREAT);
       throw new DaemonError(`cannot open log file ${path}: ${reason(e)}; fix its directory's permissions or choose another --log`, EX.CANTCREAT);
     }
   }

@@ -21,6 +21,8 @@ export interface NativeAddon {
   pidfileAcquire(path: string, pid: number): number;
   pidfileProbe(path: string): { running: boolean; pid: number };
   pidfileRelease(fd: number, path: string): void;
+  /** Appends to path under safe_open's rule; uid -1 keeps the owner of a file it creates. */
+  openLog(path: string, uid: number, gid: number): number;
   dup2(from: number, to: number): void;
   notify(socketPath: string, state: string): void;
   monotonicUsec(): bigint;

@@ -2,6 +2,7 @@
 import { dirname } from 'node:path';
 import { DaemonError, EX, isSystemError, reason } from './exit-codes';
 import { native } from './native';
+import { refusal } from './safe-file';
 
 export class PidFile {
   private constructor(
@@ -44,15 +45,16 @@ export function probePidFile(path: string): PidFileState {
     return running ? { state: 'running', pid } : { state: 'stale', pid };
   } catch (e) {
     if (isSystemError(e) && e.code === 'ENOENT') return { state: 'absent' };
-    if (isSystemError(e) && e.code === 'ELOOP') return { state: 'unknown', reason: `${path} is a symbolic link` };
-    if (isSystemError(e) && e.code === 'EINVAL') return { state: 'unknown', reason: `${path} is not a regular file` };
+    const refused = refusal(e);
+    if (refused) return { state: 'unknown', reason: `${path}: ${refused}` };
     return { state: 'unknown', reason: `cannot read ${path}: ${reason(e)}` };
   }
 }
 
 function acquireError(e: unknown, path: string, name: string): Error {
   const code = isSystemError(e) ? e.code : undefined;
-  const other = 'remove it or choose another --pidfile';
+  const refused = refusal(e);
+  if (refused) return new DaemonError(`refusing pid file ${path}: ${refused}; remove it or choose another --pidfile`, EX.CANTCREAT);
   switch (code) {
     case 'EWOULDBLOCK':
     case 'EAGAIN': {
@@ -63,12 +65,6 @@ function acquireError(e: unknown, path: string, name: string): Error {
         EX.UNAVAILABLE,
       );
     }
-    case 'ELOOP':
-      return new DaemonError(`refusing pid file ${path}: it is a symbolic link; ${other}`, EX.CANTCREAT);
-    case 'EINVAL':
-      return new DaemonError(`refusing pid file ${path}: not a regular file; ${other}`, EX.CANTCREAT);
-    case 'EMLINK':
-      return new DaemonError(`refusing pid file ${path}: it has other hard links; ${other}`, EX.CANTCREAT);
     case 'ENOENT':
     case 'ENOTDIR':
       return new DaemonError(
