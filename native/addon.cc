@@ -77,12 +77,13 @@ Napi::Value PidfileAcquire(const Napi::CallbackInfo& info) {
 
 Napi::Value PidfileProbe(const Napi::CallbackInfo& info) {
   std::string path = StringArg(info, 0, "path");
-  pid_t pid = 0;
-  int locked = pidfile_probe(path.c_str(), &pid);
+  pid_t pid = 0, holder = 0;
+  int locked = pidfile_probe(path.c_str(), &pid, &holder);
   if (locked < 0) throw SystemError(info.Env(), errno, "open pid file");
   Napi::Object out = Napi::Object::New(info.Env());
-  out.Set("running", Napi::Boolean::New(info.Env(), locked == 1));
+  out.Set("locked", Napi::Boolean::New(info.Env(), locked == 1));
   out.Set("pid", Napi::Number::New(info.Env(), pid));
+  out.Set("holder", Napi::Number::New(info.Env(), holder));
   return out;
 }
 

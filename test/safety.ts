@@ -1,12 +1,12 @@
 // Runtime safety, against every build: the daemon's files are opened without following links,
 // and stop/reload signal only a process proven to be the daemon (issue 11).
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { chownSync, existsSync, linkSync, mkdirSync, readFileSync, renameSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { name } from './lib/identity';
 import { launchers } from './lib/launchers';
-import { alive, processesMentioning, run, tempDir, waitFor } from './lib/proc';
+import { alive, processesMentioning, root, run, tempDir, waitFor } from './lib/proc';
 
 const isRoot = process.getuid!() === 0;
 const nobody = 65534;
@@ -30,6 +30,36 @@ function precious(dir: string): { path: string; unchanged: () => boolean } {
       return st.uid === 0 && st.gid === 0 && (st.mode & 0o777) === 0o600 && readFileSync(path, 'utf8') === 'root:secret\n';
     },
   };
+}
+
+/** A process the test owns (root's, when run as root) that must survive every refused signal. */
+function victim(t: { teardown(fn: () => void): void }): ChildProcess {
+  const child = spawn('sleep', ['300'], { stdio: 'ignore' });
+  t.teardown(() => child.kill('SIGKILL'));
+  return child;
+}
+
+/**
+ * Holds an exclusive flock on path from another process (as `flock -x` would), first writing
+ * content into it; "$$" stands for the holder's own pid. Resolves once the lock is held.
+ */
+async function holdLock(t: { teardown(fn: () => void): void }, path: string, content: string): Promise<ChildProcess> {
+  const script = [
+    'import fcntl, os, sys, time',
+    'fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o644)',
+    'fcntl.flock(fd, fcntl.LOCK_EX)',
+    'os.ftruncate(fd, 0)',
+    'os.write(fd, sys.argv[2].replace("$$", str(os.getpid())).encode())',
+    'print("held", flush=True)',
+    'time.sleep(300)',
+  ].join('\n');
+  const holder = spawn('python3', ['-c', script, path, content], { stdio: ['ignore', 'pipe', 'inherit'] });
+  t.teardown(() => holder.kill('SIGKILL'));
+  await new Promise<void>((done, fail) => {
+    holder.on('error', fail);
+    holder.stdout!.once('data', () => done());
+  });
+  return holder;
 }
 
 for (const launcher of launchers()) {
@@ -91,5 +121,105 @@ for (const launcher of launchers()) {
       t.equal((await run(daemon('stop', '-p', join(dir, 'pid')))).code, 0);
       t.notOk(alive(pid));
     });
+  });
+}
+
+for (const launcher of launchers()) {
+  const daemon = (...args: string[]) => launcher.cmd.concat(args);
+
+  t.test(`${launcher.name}: stop and reload signal only the daemon`, async (t) => {
+    t.test('another process holds the lock and names a foreign pid: nothing signalled, exit 1', async (t) => {
+      const dir = tempDir(t);
+      const pidFile = join(dir, 'pid');
+      const target = victim(t);
+      const holder = await holdLock(t, pidFile, `${target.pid}\n`);
+      for (const command of ['stop', 'reload']) {
+        const r = await run(daemon(command, '-p', pidFile));
+        t.equal(r.code, 1, `${command}: exit 1`);
+        t.equal(r.err, `${name}: cannot tell whether ${name} runs: ${pidFile} is locked by pid ${holder.pid} but names pid ${target.pid}; nothing signalled (see who holds it: fuser -v ${pidFile})\n`);
+      }
+      const status = await run(daemon('status', '-p', pidFile));
+      t.equal(status.code, 4, 'status: unknown (4)');
+      t.ok(alive(target.pid!), 'the process named in the file lives');
+      t.ok(alive(holder.pid!), 'and so does the lock holder');
+    });
+
+    t.test('the lock holder names itself but is not this program: nothing signalled, exit 1', async (t) => {
+      const dir = tempDir(t);
+      const pidFile = join(dir, 'pid');
+      const holder = await holdLock(t, pidFile, '$$\n');
+      for (const command of ['stop', 'reload']) {
+        const r = await run(daemon(command, '-p', pidFile));
+        t.equal(r.code, 1, `${command}: exit 1`);
+        t.match(r.err, new RegExp(`^${name}: cannot ${command}: pid ${holder.pid} holds the pid file but runs \\S*python\\S*, not \\S+; nothing signalled\\n$`));
+      }
+      t.ok(alive(holder.pid!));
+    });
+
+    t.test("the daemon's own pid file rewritten with another pid: neither is signalled", async (t) => {
+      const dir = tempDir(t);
+      const pidFile = join(dir, 'pid');
+      const r = await run(daemon('--listen', '127.0.0.1:0', '-p', pidFile));
+      t.equal(r.code, 0, r.err);
+      const pid = Number(readFileSync(pidFile, 'utf8'));
+      const target = victim(t);
+      writeFileSync(pidFile, `${target.pid}\n`); // in place: the daemon still holds the lock
+      for (const command of ['stop', 'reload']) {
+        const c = await run(daemon(command, '-p', pidFile));
+        t.equal(c.code, 1, `${command}: exit 1`);
+        t.match(c.err, `is locked by pid ${pid} but names pid ${target.pid}; nothing signalled`);
+      }
+      t.ok(alive(target.pid!), 'the named process lives');
+      t.ok(alive(pid), 'the daemon lives');
+      writeFileSync(pidFile, `${pid}\n`);
+      t.equal((await run(daemon('stop', '-p', pidFile))).code, 0, 'put right, stop works');
+      t.notOk(alive(pid));
+    });
+
+    for (const content of ['', 'garbage\n', '0\n', '1\n', '-1\n', '00\n', ' 7\n', '99999999999\n']) {
+      t.test(`a locked pid file holding ${JSON.stringify(content)}: nothing signalled, the caller survives`, async (t) => {
+        const dir = tempDir(t);
+        const pidFile = join(dir, 'pid');
+        await holdLock(t, pidFile, content);
+        for (const command of ['stop', 'reload']) {
+          // Through a shell in a process group of its own: kill(0, ...) signals the caller's group.
+          const quoted = daemon(command, '-p', pidFile).map((a) => `'${a}'`).join(' ');
+          const r = await run(['setsid', '-w', 'sh', '-c', `${quoted}; echo "survived $?"`]);
+          t.equal(r.stdout, 'survived 1\n', `${command}: exit 1, and the calling shell was not signalled`);
+          t.match(r.err, 'holds no valid pid; nothing signalled');
+        }
+      });
+    }
+  });
+
+  t.test(`${launcher.name}: a raw reader never finds the pid file locked but empty or stale`, async (t) => {
+    const dir = tempDir(t);
+    const pidFile = join(dir, 'pid');
+    const stop = join(dir, 'stop-reading');
+    const reader = spawn('python3', [join(root, 'test', 'fixtures', 'pidfile-reader.py'), pidFile, stop], { stdio: ['ignore', 'pipe', 'inherit'] });
+    t.teardown(() => reader.kill('SIGKILL'));
+    let out = '';
+    reader.stdout!.on('data', (b: Buffer) => (out += b.toString()));
+    const done = new Promise((r) => reader.on('close', r));
+    let starts = 0;
+    for (let i = 0; i < 20; i++) {
+      const r = await run(daemon('--listen', '127.0.0.1:0', '-p', pidFile));
+      if (r.code !== 0) t.fail(`start ${i}: ${r.err}`);
+      else starts++;
+      const pid = Number(readFileSync(pidFile, 'utf8'));
+      // Half the time a stale file is left for the next start to take over.
+      if (i % 2) process.kill(pid, 'SIGKILL');
+      else t.equal((await run(daemon('stop', '-p', pidFile))).code, 0);
+      await waitFor('the daemon gone', () => !alive(pid));
+    }
+    writeFileSync(stop, '');
+    await done;
+    const seen = JSON.parse(out) as Record<string, number> & { examples: unknown[] };
+    t.comment(JSON.stringify(seen));
+    t.equal(starts, 20, '20 of 20 starts, with a reader taking shared locks all along');
+    t.ok(seen.locked_ok > 0, 'the reader saw running daemons');
+    t.equal(seen.locked_empty, 0, 'never locked but empty');
+    t.equal(seen.locked_garbage, 0, 'never locked with a partial number');
+    t.equal(seen.locked_stale, 0, 'never locked with a dead pid in it');
   });
 }

@@ -19,7 +19,8 @@ export interface NativeAddon {
   claimReadyChannel(fd: number): void;
   signalReady(fd: number): void;
   pidfileAcquire(path: string, pid: number): number;
-  pidfileProbe(path: string): { running: boolean; pid: number };
+  /** locked: a process holds the lock; pid: the number in the file (0 if none); holder: the lock's owner (0 if unknown). */
+  pidfileProbe(path: string): { locked: boolean; pid: number; holder: number };
   pidfileRelease(fd: number, path: string): void;
   /** Appends to path under safe_open's rule; uid -1 keeps the owner of a file it creates. */
   openLog(path: string, uid: number, gid: number): number;

@@ -38,17 +38,27 @@ export type PidFileState =
   | { state: 'absent' }
   | { state: 'unknown'; reason: string };
 
-/** What the pid file at path says, for stop/status/reload. */
+/**
+ * What the pid file at path says, for stop/status/reload. 'running' only when the lock is held
+ * by the very process the file names (pid > 1): a lock taken by someone else, or a number
+ * another process wrote, is 'unknown' and never a pid to signal.
+ */
 export function probePidFile(path: string): PidFileState {
+  let probe: { locked: boolean; pid: number; holder: number };
   try {
-    const { running, pid } = native().pidfileProbe(path);
-    return running ? { state: 'running', pid } : { state: 'stale', pid };
+    probe = native().pidfileProbe(path);
   } catch (e) {
     if (isSystemError(e) && e.code === 'ENOENT') return { state: 'absent' };
     const refused = refusal(e);
     if (refused) return { state: 'unknown', reason: `${path}: ${refused}` };
     return { state: 'unknown', reason: `cannot read ${path}: ${reason(e)}` };
   }
+  const { locked, pid, holder } = probe;
+  if (!locked) return { state: 'stale', pid };
+  if (pid > 1 && holder === pid) return { state: 'running', pid };
+  const names = pid > 1 ? `names pid ${pid}` : 'holds no valid pid';
+  const by = holder > 0 ? `pid ${holder}` : 'a process not listed in /proc/locks';
+  return { state: 'unknown', reason: `${path} is locked by ${by} but ${names}` };
 }
 
 function acquireError(e: unknown, path: string, name: string): Error {
