@@ -91,6 +91,19 @@ function runParent(opts: DaemonOptions): never {
   process.exit(result.exitCode);
 }
 
+/**
+ * In the daemon, fds 1 and 2 are pipes to the starting parent until ready(). Node queues what a
+ * pipe cannot take at once and writes it later, so ready() moving the fds, or an exit, would
+ * lose or misdirect it. Blocking writes, as Node uses for files and terminals, leave nothing
+ * queued: whatever console, process.stdout/stderr or a logger on them wrote has been written.
+ */
+function writeThrough(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    const handle = (stream as unknown as { _handle?: { setBlocking?: (on: boolean) => number } })._handle;
+    handle?.setBlocking?.(true);
+  }
+}
+
 export class Daemon {
   readonly log: Logger;
   readonly foreground: boolean;
@@ -110,6 +123,7 @@ export class Daemon {
     this.log = new Logger(opts.name);
     if (stderrIsJournal()) this.log.style = 'journal';
     this.foreground = opts.foreground === true && readyFd === undefined;
+    if (readyFd !== undefined) writeThrough();
     process.on('SIGTERM', () => void this.stop('SIGTERM'));
     process.on('SIGINT', () => void this.stop('SIGINT'));
     process.on('SIGHUP', () => void this.reload());
@@ -159,7 +173,7 @@ export class Daemon {
   }
 
   /**
-   * Start-up is complete: fd 2 moves to the log target, and the waiting parent exits 0.
+   * Start-up is complete: fds 1 and 2 move to the log target, and the waiting parent exits 0.
    * Call it once the daemon serves (its sockets accept connections).
    */
   ready(status?: string): void {
@@ -167,10 +181,10 @@ export class Daemon {
     if (this.dropTo) this.dropPrivileges(this.dropTo);
     this.state = 'ready';
     if (this.logFd !== undefined) {
-      this.switchStderr(this.logFd);
+      this.switchOutput(this.logFd);
       this.logFd = undefined;
     } else if (this.readyFd !== undefined) {
-      this.switchStderr(openSync('/dev/null', 'w'));
+      this.switchOutput(openSync('/dev/null', 'w'));
     }
     if (this.readyFd !== undefined) {
       const fd = this.readyFd;
@@ -268,7 +282,9 @@ export class Daemon {
     }
   }
 
-  private switchStderr(fd: number): void {
+  /** stdout and stderr both go to fd (the log file, or /dev/null) from now on. */
+  private switchOutput(fd: number): void {
+    native().dup2(fd, 1);
     native().dup2(fd, 2);
     closeSync(fd);
     this.log.style = stderrIsJournal() ? 'journal' : this.opts.logFile ? 'stamped' : 'plain';
@@ -322,7 +338,7 @@ export class Daemon {
   private async reloadSteps(): Promise<void> {
     if (this.opts.logFile) {
       try {
-        this.switchStderr(this.openLog(this.opts.logFile));
+        this.switchOutput(this.openLog(this.opts.logFile));
       } catch (e) {
         this.log.error(`${reason(e)}; logging on to the old file`);
       }
