@@ -87,6 +87,13 @@ Napi::Value PidfileProbe(const Napi::CallbackInfo& info) {
   return out;
 }
 
+Napi::Value PidfileRemoveStale(const Napi::CallbackInfo& info) {
+  std::string path = StringArg(info, 0, "path");
+  int rc = pidfile_remove_stale(path.c_str(), IntArg(info, 1, "pid"));
+  if (rc < 0 && errno != EWOULDBLOCK) throw SystemError(info.Env(), errno, "remove pid file");
+  return Napi::Boolean::New(info.Env(), rc == 1);
+}
+
 Napi::Value PidfileRelease(const Napi::CallbackInfo& info) {
   int fd = IntArg(info, 0, "fd");
   std::string path = StringArg(info, 1, "path");
@@ -163,6 +170,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("signalReady", Napi::Function::New(env, SignalReady));
   exports.Set("pidfileAcquire", Napi::Function::New(env, PidfileAcquire));
   exports.Set("pidfileProbe", Napi::Function::New(env, PidfileProbe));
+  exports.Set("pidfileRemoveStale", Napi::Function::New(env, PidfileRemoveStale));
   exports.Set("pidfileRelease", Napi::Function::New(env, PidfileRelease));
   exports.Set("openLog", Napi::Function::New(env, OpenLog));
   exports.Set("dup2", Napi::Function::New(env, Dup2));

@@ -421,13 +421,19 @@ static void kill_child(const struct relay *r, int sig) {
 /* Stops a child whose start-up is abandoned, relaying what it says on the way out. */
 static void stop_child(struct relay *r) {
   kill_child(r, SIGTERM);
-  long deadline = now_ms() + (r->opts->stop_grace_ms > 0 ? r->opts->stop_grace_ms : 5000);
+  long start = now_ms();
+  long deadline = start + (r->opts->stop_grace_ms > 0 ? r->opts->stop_grace_ms : 5000);
   int cancels = r->cancels;
   while (!r->reaped) {
     long left = deadline - now_ms();
     if (left > 0) relay_wait(r, left);
     /* Out of patience, or a second Ctrl-C: do not wait any longer. */
     if (!r->reaped && (deadline - now_ms() <= 0 || r->cancels > cancels)) {
+      if (r->cancels > cancels)
+        say(r->opts->name, "cancelled again: killing it (SIGKILL)");
+      else
+        say(r->opts->name, "still running %ld s after SIGTERM: killing it (SIGKILL)",
+            (deadline - start + 999) / 1000);
       kill_child(r, SIGKILL);
       int status;
       while (waitpid(r->pid, &status, 0) < 0 && errno == EINTR) {}
@@ -507,6 +513,8 @@ static void relay_run(struct relay *r, struct fork_parent_result *res) {
         if (r->ready == READY_YES) continue;
       }
       relay_drain(r);
+      /* Helpers it started in its process group would outlive a failed start: not those. */
+      kill(-r->pid, SIGKILL);
       report(r, res);
       return;
     }

@@ -103,14 +103,15 @@ static int lock_dir(const char *path) {
 }
 
 /*
- * Removes a stale pid file at path. Returns 0 (removed, or already gone), or -1 with EWOULDBLOCK
- * and *holder when a live process holds it. Under the directory lock a shared lock on the file
+ * Removes a stale pid file at path (if only > 0: only one that names pid only). Returns 1
+ * (removed), 0 (not there, or naming another pid), or -1 with EWOULDBLOCK and *holder when a
+ * live process holds it. Under the directory lock a shared lock on the file
  * suffices to see that no daemon holds it, and a reader (who takes a shared lock to look) never
  * sees it locked while it is stale. Without the directory lock, an exclusive lock on the file
  * keeps two starters from removing each other's new file; a reader may then see it locked for a
  * moment, which pidfile_probe waits out.
  */
-static int remove_stale(const char *path, pid_t *holder) {
+static int remove_stale(const char *path, pid_t only, pid_t *holder) {
   int dfd = lock_dir(path);
   int fd = safe_open(path, O_RDONLY, 0, NULL);
   int rc = 0, err = 0;
@@ -119,8 +120,9 @@ static int remove_stale(const char *path, pid_t *holder) {
   } else if (flock(fd, (dfd >= 0 ? LOCK_SH : LOCK_EX) | LOCK_NB) < 0) {
     rc = -1, err = errno;
     if (err == EWOULDBLOCK) *holder = read_pid(fd);
-  } else if (still_named(fd, path) && unlink(path) < 0 && errno != ENOENT) {
-    rc = -1, err = errno;
+  } else if ((only <= 0 || read_pid(fd) == only) && still_named(fd, path)) {
+    if (unlink(path) == 0) rc = 1;
+    else if (errno != ENOENT) rc = -1, err = errno;
   }
   if (fd >= 0) close(fd);
   if (dfd >= 0) close(dfd);
@@ -141,7 +143,7 @@ int pidfile_acquire(const char *path, pid_t pid, pid_t *holder) {
     }
     err = errno;
     if (err != EEXIST) break;
-    if (remove_stale(path, holder) < 0) {
+    if (remove_stale(path, 0, holder) < 0) {
       err = errno;
       break;
     }
@@ -206,4 +208,9 @@ int pidfile_release(int fd, const char *path) {
   close(fd);
   errno = saved;
   return rc;
+}
+
+int pidfile_remove_stale(const char *path, pid_t pid) {
+  pid_t holder = 0;
+  return remove_stale(path, pid, &holder);
 }

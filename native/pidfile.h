@@ -27,6 +27,13 @@ int pidfile_acquire(const char *path, pid_t pid, pid_t *holder);
  */
 int pidfile_probe(const char *path, pid_t *pid, pid_t *holder);
 
+/*
+ * For the parent of a daemon that died during start-up: removes the pid file at path if no one
+ * holds it and it names pid (the dead child). Returns 1 (removed), 0 (absent, held by a live
+ * process, or naming another pid: not the child's), or -1 with errno.
+ */
+int pidfile_remove_stale(const char *path, pid_t pid);
+
 /* Removes the pid file if path still names the file locked by fd, then closes fd. */
 int pidfile_release(int fd, const char *path);
 

@@ -84,11 +84,25 @@ function runParent(opts: DaemonOptions): never {
     log.error(`cannot start the daemon process: ${reason(e)} (${(e as { code?: string }).code}); ${hint}`);
     process.exit(EX.OSERR);
   }
+  if ((result.exitCode !== 0 || result.raiseSignal) && opts.pidFile && result.pid > 0)
+    removeLeftPidFile(opts.pidFile, result.pid, log);
   if (result.raiseSignal) {
     // Die of the same signal, so that a shell or script sees the cancellation for what it is.
     process.kill(process.pid, signalNames[result.raiseSignal] ?? 'SIGTERM');
   }
   process.exit(result.exitCode);
+}
+
+/**
+ * A daemon killed during start-up (SIGKILL, a crash, SIGKILL after the stop grace) cannot remove
+ * its pid file; the parent, which has reaped it, removes the file if it is unlocked and names it.
+ */
+function removeLeftPidFile(path: string, pid: number, log: Logger): void {
+  try {
+    if (native().pidfileRemoveStale(path, pid)) log.info(`removed ${path}, left by the daemon (pid ${pid})`);
+  } catch (e) {
+    log.warn(`cannot remove ${path}, left by the daemon (pid ${pid}): ${reason(e)}; remove it by hand`);
+  }
 }
 
 /**

@@ -21,6 +21,8 @@ export interface NativeAddon {
   pidfileAcquire(path: string, pid: number): number;
   /** locked: a process holds the lock; pid: the number in the file (0 if none); holder: the lock's owner (0 if unknown). */
   pidfileProbe(path: string): { locked: boolean; pid: number; holder: number };
+  /** Removes the pid file if it is unlocked and names pid (a child that died); true if removed. */
+  pidfileRemoveStale(path: string, pid: number): boolean;
   pidfileRelease(fd: number, path: string): void;
   /** Appends to path under safe_open's rule; uid -1 keeps the owner of a file it creates. */
   openLog(path: string, uid: number, gid: number): number;
