@@ -90,7 +90,7 @@ Napi::Value PidfileProbe(const Napi::CallbackInfo& info) {
 Napi::Value PidfileRemoveStale(const Napi::CallbackInfo& info) {
   std::string path = StringArg(info, 0, "path");
   int rc = pidfile_remove_stale(path.c_str(), IntArg(info, 1, "pid"));
-  if (rc < 0 && errno != EWOULDBLOCK) throw SystemError(info.Env(), errno, "remove pid file");
+  if (rc < 0) throw SystemError(info.Env(), errno, "remove pid file");
   return Napi::Boolean::New(info.Env(), rc == 1);
 }
 

@@ -520,8 +520,13 @@ static void relay_run(struct relay *r, struct fork_parent_result *res) {
     }
     long left = deadline < 0 ? -1 : deadline - now_ms();
     if (deadline >= 0 && left <= 0) {
-      say(r->opts->name, "not ready after %ld s; stopping it (a slow start needs a longer "
-          "--ready-timeout)", (timeout + 999) / 1000);
+      /* The wait as given: "1 s", "1.5 s", "0.1 s", never rounded up to a second it was not. */
+      char waited[32];
+      if (timeout % 1000 == 0) snprintf(waited, sizeof waited, "%ld", timeout / 1000);
+      else snprintf(waited, sizeof waited, "%ld.%03ld", timeout / 1000, timeout % 1000);
+      for (size_t n = strlen(waited); timeout % 1000 && waited[n - 1] == '0'; n--) waited[n - 1] = '\0';
+      say(r->opts->name, "not ready after %s s; stopping it (a slow start needs a longer "
+          "--ready-timeout)", waited);
       stop_child(r);
       res->exit_code = FORK_PARENT_EX_UNAVAILABLE;
       return;

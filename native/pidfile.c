@@ -212,5 +212,11 @@ int pidfile_release(int fd, const char *path) {
 
 int pidfile_remove_stale(const char *path, pid_t pid) {
   pid_t holder = 0;
-  return remove_stale(path, pid, &holder);
+  int rc = remove_stale(path, pid, &holder);
+  /* Held by someone, no such path, or not a file we could have made (a directory, a symlink):
+   * not the child's. */
+  if (rc < 0 && (errno == EWOULDBLOCK || errno == ENOENT || errno == ENOTDIR || errno == ELOOP ||
+                 errno == EISDIR || errno == EINVAL || errno == EMLINK || errno == ENAMETOOLONG))
+    return 0;
+  return rc;
 }

@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseAddress } from './daemon/address';
 import type { ControlCommand } from './daemon/control';
-import { DaemonError, EX } from './daemon/exit-codes';
+import { DaemonError, EX, quoted } from './daemon/exit-codes';
 import type { Identity } from './identity';
 
 interface OptionSpec {
@@ -127,10 +127,10 @@ export function parseCommandLine(argv: string[], id: Identity): CommandLine {
   if (v.version) return { kind: 'version' };
 
   const [command, ...extra] = parsed.positionals;
-  if (extra.length > 0) throw usage(id, `unexpected argument "${extra[0]}"`);
+  if (extra.length > 0) throw usage(id, `unexpected argument ${quoted(extra[0])}`);
   if (command !== undefined) {
     if (command !== 'stop' && command !== 'status' && command !== 'reload')
-      throw usage(id, `unknown command "${command}" (the commands are stop, status and reload)`);
+      throw usage(id, `unknown command ${quoted(command)} (the commands are stop, status and reload)`);
     const others = Object.keys(v).filter((k) => k !== 'pidfile' && v[k] !== undefined);
     if (others.length > 0) throw usage(id, `"${command}" takes only --pidfile, not --${others[0]}`);
     return { kind: 'control', command, pidFile: absolute(id, 'pidfile', str('pidfile')) ?? id.pidfile };
@@ -177,10 +177,11 @@ function absolute(id: Identity, option: string, value: string | undefined): stri
   return resolve(value);
 }
 
+/** Decimal seconds: 0 (no limit), or 0.1 to 86400; no hex, exponent or sign. */
 function seconds(id: Identity, value: string | undefined): number {
   if (value === undefined) return 30_000;
   const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n) || n < 0 || n > 86_400)
-    throw usage(id, `--ready-timeout "${value}" is not a number of seconds from 0 to 86400`);
-  return n === 0 ? 0 : Math.max(1, Math.round(n * 1000));
+  if (!/^\d+(\.\d+)?$/.test(value) || (n !== 0 && n < 0.1) || n > 86_400)
+    throw usage(id, `--ready-timeout ${quoted(value)} is not a number of seconds: 0 (no limit), or 0.1 to 86400`);
+  return Math.round(n * 1000);
 }

@@ -23,6 +23,15 @@ export class DaemonError extends Error {
   }
 }
 
+/**
+ * A value the user gave, as a message shows it: in quotes, control characters escaped (no raw
+ * newline or terminal escape reaches the screen), cut after max characters.
+ */
+export function quoted(value: string, max = 80): string {
+  const cut = value.length > max ? `${value.slice(0, max)}...` : value;
+  return JSON.stringify(cut).replace(/[\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 /** Node-style system error thrown by the addon and by node:fs. */
 export interface SystemError extends Error {
   code?: string;

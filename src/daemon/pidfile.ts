@@ -64,6 +64,8 @@ export function probePidFile(path: string): PidFileState {
 function acquireError(e: unknown, path: string, name: string): Error {
   const code = isSystemError(e) ? e.code : undefined;
   const refused = refusal(e);
+  if (code === 'EISDIR')
+    return new DaemonError(`refusing pid file ${path}: ${refused}; name a file in it (--pidfile ${path}/${name}.pid)`, EX.CANTCREAT);
   if (refused) return new DaemonError(`refusing pid file ${path}: ${refused}; remove it or choose another --pidfile`, EX.CANTCREAT);
   switch (code) {
     case 'EWOULDBLOCK':
