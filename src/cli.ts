@@ -23,12 +23,12 @@ export const optionSpecs: OptionSpec[] = [
     help: (id) => `pid file (default: ${id.pidfile}; with --foreground, none unless given)`,
   },
   { name: 'listen', value: 'HOST:PORT', help: () => 'address to serve on, overriding the config file (port 0: any free port)' },
-  { name: 'log', value: 'FILE', help: () => 'log file once ready (default: /dev/null; with --foreground, stderr)' },
+  { name: 'log', value: 'FILE', help: () => 'where stdout and stderr go once ready (default: /dev/null; with --foreground, they stay)' },
   { name: 'chdir', value: 'DIR', help: () => 'working directory of the daemon (default: /)' },
   {
     name: 'ready-timeout',
     value: 'SEC',
-    help: () => 'stop the start and exit 69 if not ready within SEC seconds (default: 30; 0: no limit)',
+    help: () => 'stop the start and exit 69 if not ready within SEC seconds (default: 30; 0: no limit; else 0.1-86400)',
   },
   {
     name: 'user',
@@ -50,16 +50,16 @@ export const exitCodes: [number, string][] = [
   [69, 'service unavailable: address in use, already running, or not ready within --ready-timeout'],
   [70, 'the daemon crashed during start-up (killed by a signal), or an internal error'],
   [71, 'the system refused a pipe, a fork or the re-exec, or the native addon cannot be loaded'],
-  [73, 'the pid file or log file cannot be created'],
+  [73, 'the pid file or log file cannot be created, or is a link, a directory or not a regular file'],
   [77, 'permission denied (a port below 1024 without privilege; --user when not root)'],
   [78, 'configuration error'],
   [130, 'start-up cancelled by Ctrl-C (the parent dies of the same signal: 128 + its number)'],
 ];
 
 export const controlCodes: [string, string][] = [
-  ['stop', 'SIGTERM, then wait until it has exited: 0 stopped or not running, 1 still running'],
+  ['stop', 'SIGTERM, then wait until it has exited: 0 stopped or not running, 1 still running or not proven to be the daemon'],
   ['status', '0 running, 1 not running but the pid file exists, 3 not running, 4 unknown'],
-  ['reload', 'SIGHUP: re-read the config, reopen the log file: 0 asked, 7 not running'],
+  ['reload', 'SIGHUP: re-read the config, reopen the log file: 0 asked, 1 not proven to be the daemon, 7 not running'],
 ];
 
 export function helpText(id: Identity): string {

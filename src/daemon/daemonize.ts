@@ -1,11 +1,10 @@
 // daemonize() and the daemon's lifecycle: set-up, ready, reload, graceful stop (DESIGN.md §1).
 import { closeSync, openSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
-import { DaemonError, EX, reason } from './exit-codes';
+import { DaemonError, EX, reason, refusal } from './exit-codes';
 import { Logger } from './logger';
 import { native } from './native';
 import { PidFile } from './pidfile';
-import { refusal } from './safe-file';
 import { ServiceManager, stderrIsJournal, type ListenFd } from './service-manager';
 
 export interface DaemonOptions {

@@ -61,3 +61,15 @@ export function reason(e: unknown): string {
   };
   return (e.code && text[e.code]) || e.message.replace(/^[A-Z]+: /, '').replace(/, \w+ '.*'$/, '');
 }
+
+/** "it is a symbolic link" for a refusal by native/safe_open.c (pid file, log file), else undefined. */
+export function refusal(e: unknown): string | undefined {
+  if (!isSystemError(e)) return undefined;
+  const text: Record<string, string> = {
+    ELOOP: 'it is a symbolic link',
+    EISDIR: 'it is a directory',
+    EINVAL: 'it is not a regular file',
+    EMLINK: 'it has other hard links',
+  };
+  return e.code ? text[e.code] : undefined;
+}

@@ -1,8 +1,7 @@
 // The pid file: created without following symlinks, locked while the daemon lives (native/pidfile.c).
 import { dirname } from 'node:path';
-import { DaemonError, EX, isSystemError, reason } from './exit-codes';
+import { DaemonError, EX, isSystemError, reason, refusal } from './exit-codes';
 import { native } from './native';
-import { refusal } from './safe-file';
 
 export class PidFile {
   private constructor(
