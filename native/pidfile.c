@@ -103,11 +103,11 @@ static int lock_dir(const char *path) {
 }
 
 /*
- * Removes a stale pid file at path (if only > 0: only one that names pid only). Returns 1
+ * Removes a stale pid file at path (if only > 0: only one that names the pid only). Returns 1
  * (removed), 0 (not there, or naming another pid), or -1 with EWOULDBLOCK and *holder when a
- * live process holds it. Under the directory lock a shared lock on the file
- * suffices to see that no daemon holds it, and a reader (who takes a shared lock to look) never
- * sees it locked while it is stale. Without the directory lock, an exclusive lock on the file
+ * live process holds it. Under the directory lock a shared lock on the file suffices to see
+ * that no daemon holds it, and a reader (who takes a shared lock to look) never sees it locked
+ * while it is stale. Without the directory lock, an exclusive lock on the file
  * keeps two starters from removing each other's new file; a reader may then see it locked for a
  * moment, which pidfile_probe waits out.
  */
