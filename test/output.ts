@@ -164,6 +164,8 @@ for (const channel of ['pipe', 'file', 'tmux'] as const) {
         const dir = tempDir(t);
         const failures = await repeat(runs, (i) => channels[channel](dir, c, i, server));
         t.same(failures, [], `${runs - failures.length} of ${runs} byte-exact, sha256 compared`);
+        // A daemon killed just now may take a moment to die (its threads exit one by one).
+        await waitFor('no process left', () => processesMentioning(dir).length === 0, 10_000).catch(() => undefined);
         t.same(processesMentioning(dir), [], 'no process left');
       });
     }
