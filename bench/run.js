@@ -210,8 +210,11 @@ function sizes() {
   figure('packages', found.join(', '));
 }
 
-/** Runs argv under strace -f until the daemon it starts has written pidFile, then stops it. */
-async function traced(straceArgs, argv, pidFile) {
+/**
+ * Runs argv under strace -f until the daemon it starts has written pidFile, then stops it with
+ * the same build (stop signals only a daemon running its own executable).
+ */
+async function traced(straceArgs, argv, pidFile, control = [exe]) {
   const trace = path.join(tmp, `trace-${path.basename(pidFile)}`);
   const st = spawn('strace', ['-f', ...straceArgs, '-o', trace, ...argv], { stdio: 'ignore' });
   const done = new Promise((resolve) => st.on('close', resolve));
@@ -221,7 +224,7 @@ async function traced(straceArgs, argv, pidFile) {
     await new Promise((r) => setTimeout(r, 10));
   }
   const pid = Number(fs.readFileSync(pidFile, 'utf8'));
-  spawnSync(exe, ['stop', '--pidfile', pidFile], { stdio: 'ignore' }); // strace follows the daemon until it exits
+  spawnSync(control[0], [...control.slice(1), 'stop', '--pidfile', pidFile], { stdio: 'ignore' }); // strace follows the daemon until it exits
   await done;
   return { pid, lines: fs.readFileSync(trace, 'utf8').split('\n') };
 }
@@ -243,7 +246,8 @@ async function parentPath() {
     versions.push(now() - t0);
   }
   const devPidFile = path.join(tmp, 'dev.pid');
-  const { pid: dpid, lines: devLines } = await traced(['-e', 'trace=openat'], [node, path.join(root, 'dist', 'main.js'), '--listen', '127.0.0.1:0', '--pidfile', devPidFile], devPidFile);
+  const dev = [node, path.join(root, 'dist', 'main.js')];
+  const { pid: dpid, lines: devLines } = await traced(['-e', 'trace=openat'], [...dev, '--listen', '127.0.0.1:0', '--pidfile', devPidFile], devPidFile, dev);
   const devParent = devLines[0].split(/\s+/)[0];
   const js = (p) => devLines.filter((l) => l.split(/\s+/)[0] === String(p) && /\.js", .*= \d+$/.test(l)).length;
   figure(

@@ -10,6 +10,7 @@
 #include "fork_parent.h"
 #include "pidfile.h"
 #include "privileges.h"
+#include "safe_open.h"
 #include "sd_notify.h"
 
 namespace {
@@ -76,13 +77,21 @@ Napi::Value PidfileAcquire(const Napi::CallbackInfo& info) {
 
 Napi::Value PidfileProbe(const Napi::CallbackInfo& info) {
   std::string path = StringArg(info, 0, "path");
-  pid_t pid = 0;
-  int locked = pidfile_probe(path.c_str(), &pid);
+  pid_t pid = 0, holder = 0;
+  int locked = pidfile_probe(path.c_str(), &pid, &holder);
   if (locked < 0) throw SystemError(info.Env(), errno, "open pid file");
   Napi::Object out = Napi::Object::New(info.Env());
-  out.Set("running", Napi::Boolean::New(info.Env(), locked == 1));
+  out.Set("locked", Napi::Boolean::New(info.Env(), locked == 1));
   out.Set("pid", Napi::Number::New(info.Env(), pid));
+  out.Set("holder", Napi::Number::New(info.Env(), holder));
   return out;
+}
+
+Napi::Value PidfileRemoveStale(const Napi::CallbackInfo& info) {
+  std::string path = StringArg(info, 0, "path");
+  int rc = pidfile_remove_stale(path.c_str(), IntArg(info, 1, "pid"));
+  if (rc < 0) throw SystemError(info.Env(), errno, "remove pid file");
+  return Napi::Boolean::New(info.Env(), rc == 1);
 }
 
 Napi::Value PidfileRelease(const Napi::CallbackInfo& info) {
@@ -90,6 +99,15 @@ Napi::Value PidfileRelease(const Napi::CallbackInfo& info) {
   std::string path = StringArg(info, 1, "path");
   if (pidfile_release(fd, path.c_str()) < 0) throw SystemError(info.Env(), errno, "unlink pid file");
   return info.Env().Undefined();
+}
+
+// openLog(path, uid, gid) -> fd; uid -1: keep the owner (see safe_open_log).
+Napi::Value OpenLog(const Napi::CallbackInfo& info) {
+  std::string path = StringArg(info, 0, "path");
+  int fd = safe_open_log(path.c_str(), static_cast<uid_t>(IntArg(info, 1, "uid")),
+                         static_cast<gid_t>(IntArg(info, 2, "gid")));
+  if (fd < 0) throw SystemError(info.Env(), errno, "open log file");
+  return Napi::Number::New(info.Env(), fd);
 }
 
 Napi::Value Dup2(const Napi::CallbackInfo& info) {
@@ -152,7 +170,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("signalReady", Napi::Function::New(env, SignalReady));
   exports.Set("pidfileAcquire", Napi::Function::New(env, PidfileAcquire));
   exports.Set("pidfileProbe", Napi::Function::New(env, PidfileProbe));
+  exports.Set("pidfileRemoveStale", Napi::Function::New(env, PidfileRemoveStale));
   exports.Set("pidfileRelease", Napi::Function::New(env, PidfileRelease));
+  exports.Set("openLog", Napi::Function::New(env, OpenLog));
   exports.Set("dup2", Napi::Function::New(env, Dup2));
   exports.Set("notify", Napi::Function::New(env, Notify));
   exports.Set("lookupUser", Napi::Function::New(env, LookupUser));

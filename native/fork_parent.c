@@ -40,7 +40,7 @@ struct plan {
   char marker[64];      /* "FORKD_READY=<pid>:<fd>", written by the child */
   char listen_pid[40];  /* "LISTEN_PID=<pid>", written by the child when fds are handed on */
   int listen_fds;       /* socket-activation fds 3..3+n-1 handed on to the daemon */
-  int null_fd, err_r, err_w, ready_r, ready_w, sig_r, sig_w;
+  int null_fd, out_r, out_w, err_r, err_w, ready_r, ready_w, sig_r, sig_w;
   unsigned max_fd;      /* fallback bound for closing fds where close_range is missing */
 };
 
@@ -107,6 +107,8 @@ static void plan_free(struct plan *p) {
   free(p->argv_buf);
   free(p->envp);
   close_if_open(&p->null_fd);
+  close_if_open(&p->out_r);
+  close_if_open(&p->out_w);
   close_if_open(&p->err_r);
   close_if_open(&p->err_w);
   close_if_open(&p->ready_r);
@@ -180,7 +182,8 @@ static int build_env(struct plan *p) {
 
 static int plan_prepare(struct plan *p) {
   memset(p, 0, sizeof *p);
-  p->null_fd = p->err_r = p->err_w = p->ready_r = p->ready_w = p->sig_r = p->sig_w = -1;
+  p->null_fd = p->out_r = p->out_w = p->err_r = p->err_w = -1;
+  p->ready_r = p->ready_w = p->sig_r = p->sig_w = -1;
   struct rlimit rl;
   p->max_fd = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
                       rl.rlim_cur < 1u << 20
@@ -194,6 +197,9 @@ static int plan_prepare(struct plan *p) {
   p->err_r = fds[0], p->err_w = fds[1];
   /* Only the parent reads it: non-blocking, so a burst is drained without a poll per read. */
   if (fcntl(p->err_r, F_SETFL, O_NONBLOCK) < 0) return -1;
+  if (pipe_above_stdio(fds, 0) < 0) return -1;
+  p->out_r = fds[0], p->out_w = fds[1];
+  if (fcntl(p->out_r, F_SETFL, O_NONBLOCK) < 0) return -1;
   if (pipe_above_stdio(fds, 0) < 0) return -1;
   p->ready_r = fds[0], p->ready_w = fds[1];
   if (pipe_above_stdio(fds, O_NONBLOCK) < 0) return -1;
@@ -236,7 +242,7 @@ static void child_exec(struct plan *p) {
   for (int sig = 1; sig < NSIG; sig++) sigaction(sig, &dfl, NULL);
 
   setsid();
-  if (dup2(p->null_fd, 0) < 0 || dup2(p->null_fd, 1) < 0 || dup2(p->err_w, 2) < 0)
+  if (dup2(p->null_fd, 0) < 0 || dup2(p->out_w, 1) < 0 || dup2(p->err_w, 2) < 0)
     child_fail(p, STEP_STDIO);
   /* Node marks 0..2 close-on-exec; dup2 clears it, and this makes sure. */
   for (int fd = 0; fd <= 2; fd++)
@@ -260,14 +266,14 @@ static void child_exec(struct plan *p) {
   child_fail(p, STEP_EXEC);
 }
 
-/* Writes all of buf to fd 2, waiting if it is non-blocking. Returns -1 once stderr is unusable. */
-static int write_stderr(const char *buf, size_t len) {
+/* Writes all of buf to fd, waiting if it is non-blocking. Returns -1 once fd is unusable. */
+static int write_all(int fd, const char *buf, size_t len) {
   while (len > 0) {
-    ssize_t n = write(2, buf, len);
+    ssize_t n = write(fd, buf, len);
     if (n > 0) { buf += n; len -= (size_t)n; continue; }
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && errno == EAGAIN) {
-      struct pollfd pfd = {.fd = 2, .events = POLLOUT};
+      struct pollfd pfd = {.fd = fd, .events = POLLOUT};
       poll(&pfd, 1, -1);
       continue;
     }
@@ -286,58 +292,68 @@ static void say(const char *name, const char *fmt, ...) {
   va_end(ap);
   if (n >= (int)sizeof line - 1) n = (int)sizeof line - 2;
   line[n++] = '\n';
-  write_stderr(line, (size_t)n);
+  write_all(2, line, (size_t)n);
 }
+
+/* One of the child's output pipes and where it goes: its stdout to ours, its stderr to ours. */
+struct stream {
+  int src, dst;
+  int open;        /* the pipe has not reached EOF */
+  int dst_ok;      /* our end still takes bytes */
+  int use_splice;
+};
 
 struct relay {
   const struct fork_parent_options *opts;
   struct plan *plan;
   pid_t pid;
-  int err_open, ready, fail_step, fail_errno, reaped, status, stderr_ok, use_splice;
+  struct stream out[2];
+  int ready, fail_step, fail_errno, reaped, status;
   int cancel_sig, cancels;  /* the first cancelling signal, and how many came */
 };
 
-static int input_pending(const struct relay *r) {
-  struct pollfd in = {.fd = r->plan->err_r, .events = POLLIN};
+static int input_pending(const struct stream *s) {
+  struct pollfd in = {.fd = s->src, .events = POLLIN};
   return poll(&in, 1, 0) > 0 && (in.revents & POLLIN);
 }
 
 /*
- * Copies what is available on the child's stderr; at EOF stops watching it. Returns the bytes
- * moved, or -1 when there is nothing to move now. splice(2) moves them inside the kernel; where
- * fd 2 does not take it (EINVAL), read and write do.
+ * Copies what is available on one of the child's pipes; at EOF stops watching it. Returns the
+ * bytes moved, or -1 when there is nothing to move now. splice(2) moves them inside the kernel;
+ * where the destination does not take it (EINVAL), read and write do.
  */
-static ssize_t relay_some(struct relay *r) {
-  while (r->use_splice && r->stderr_ok) {
-    ssize_t n = splice(r->plan->err_r, NULL, 2, NULL, 1 << 20, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+static ssize_t relay_some(struct stream *s) {
+  while (s->use_splice && s->dst_ok) {
+    ssize_t n = splice(s->src, NULL, s->dst, NULL, 1 << 20, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
     if (n > 0) return n;
     if (n == 0) {
-      r->err_open = 0;
+      s->open = 0;
       return 0;
     }
     if (errno == EINTR) continue;
     if (errno == EAGAIN) {
-      if (!input_pending(r)) return -1; /* nothing left to move */
-      /* fd 2 is full (a slow reader): wait for room, as a blocking write would. */
-      struct pollfd out = {.fd = 2, .events = POLLOUT};
+      if (!input_pending(s)) return -1; /* nothing left to move */
+      /* The destination is full (a slow reader): wait for room, as a blocking write would. */
+      struct pollfd out = {.fd = s->dst, .events = POLLOUT};
       poll(&out, 1, -1);
       continue;
     }
-    if (errno == EPIPE) r->stderr_ok = 0; /* from now on read and discard */
-    else r->use_splice = 0;               /* fd 2 takes no splice (a terminal): read and write */
+    if (errno == EPIPE) s->dst_ok = 0; /* from now on read and discard */
+    else s->use_splice = 0;            /* no splice there (a terminal): read and write */
   }
   char buf[65536];
-  ssize_t n = read(r->plan->err_r, buf, sizeof buf);
+  ssize_t n = read(s->src, buf, sizeof buf);
   if (n < 0 && (errno == EINTR || errno == EAGAIN)) return -1;
-  if (n <= 0) { r->err_open = 0; return 0; }
-  /* Once our stderr is gone (the terminal hung up), keep reading so the child never blocks. */
-  if (r->stderr_ok && write_stderr(buf, (size_t)n) < 0) r->stderr_ok = 0;
+  if (n <= 0) { s->open = 0; return 0; }
+  /* Once our end is gone (the terminal hung up), keep reading so the child never blocks. */
+  if (s->dst_ok && write_all(s->dst, buf, (size_t)n) < 0) s->dst_ok = 0;
   return n;
 }
 
-/* Copies whatever is already in the pipe, without waiting for more. */
+/* Copies whatever is already in the pipes, without waiting for more. */
 static void relay_drain(struct relay *r) {
-  while (r->err_open && relay_some(r) > 0) {}
+  for (int i = 0; i < 2; i++)
+    while (r->out[i].open && relay_some(&r->out[i]) > 0) {}
 }
 
 static void read_ready(struct relay *r) {
@@ -377,20 +393,22 @@ static void read_signals(struct relay *r) {
 
 /* One round of waiting: relays output, notes readiness, signals and the child's death. */
 static void relay_wait(struct relay *r, long timeout_ms) {
-  struct pollfd pfd[3];
-  int n = 0, i_err = -1, i_ready = -1;
+  struct pollfd pfd[4];
+  int n = 0, i_out[2] = {-1, -1}, i_ready = -1;
   pfd[n].fd = r->plan->sig_r, pfd[n++].events = POLLIN;
-  if (r->err_open) i_err = n, pfd[n].fd = r->plan->err_r, pfd[n++].events = POLLIN;
+  for (int k = 0; k < 2; k++)
+    if (r->out[k].open) i_out[k] = n, pfd[n].fd = r->out[k].src, pfd[n++].events = POLLIN;
   if (r->ready == READY_WAITING) i_ready = n, pfd[n].fd = r->plan->ready_r, pfd[n++].events = POLLIN;
-  /* After the channels close the child is dying: look for it often, not only on SIGCHLD. */
-  if ((!r->err_open || r->ready != READY_WAITING) && (timeout_ms < 0 || timeout_ms > 50))
+  /* After stderr or the channel closes the child is dying: look for it often, not only on SIGCHLD. */
+  if ((!r->out[1].open || r->ready != READY_WAITING) && (timeout_ms < 0 || timeout_ms > 50))
     timeout_ms = 50;
   int got = poll(pfd, (nfds_t)n, (int)(timeout_ms < 0 ? -1 : timeout_ms));
   if (got < 0) return;
   if (i_ready >= 0 && pfd[i_ready].revents) read_ready(r);
-  /* Up to 16 steps before looking at signals and readiness again. */
-  if (i_err >= 0 && pfd[i_err].revents)
-    for (int i = 0; i < 16 && r->err_open && relay_some(r) > 0; i++) {}
+  /* Up to 16 steps on each before looking at signals and readiness again. */
+  for (int k = 0; k < 2; k++)
+    if (i_out[k] >= 0 && pfd[i_out[k]].revents)
+      for (int i = 0; i < 16 && r->out[k].open && relay_some(&r->out[k]) > 0; i++) {}
   if (pfd[0].revents) read_signals(r);
   try_reap(r);
 }
@@ -403,13 +421,19 @@ static void kill_child(const struct relay *r, int sig) {
 /* Stops a child whose start-up is abandoned, relaying what it says on the way out. */
 static void stop_child(struct relay *r) {
   kill_child(r, SIGTERM);
-  long deadline = now_ms() + (r->opts->stop_grace_ms > 0 ? r->opts->stop_grace_ms : 5000);
+  long start = now_ms();
+  long deadline = start + (r->opts->stop_grace_ms > 0 ? r->opts->stop_grace_ms : 5000);
   int cancels = r->cancels;
   while (!r->reaped) {
     long left = deadline - now_ms();
     if (left > 0) relay_wait(r, left);
     /* Out of patience, or a second Ctrl-C: do not wait any longer. */
     if (!r->reaped && (deadline - now_ms() <= 0 || r->cancels > cancels)) {
+      if (r->cancels > cancels)
+        say(r->opts->name, "cancelled again: killing it (SIGKILL)");
+      else
+        say(r->opts->name, "still running %ld s after SIGTERM: killing it (SIGKILL)",
+            (deadline - start + 999) / 1000);
       kill_child(r, SIGKILL);
       int status;
       while (waitpid(r->pid, &status, 0) < 0 && errno == EINTR) {}
@@ -446,7 +470,7 @@ static void report(struct relay *r, struct fork_parent_result *res) {
   res->exit_code = 0;
   if (r->ready == READY_FAILED) {
     say(name, "cannot %s: %s", r->fail_step == STEP_EXEC ? "re-execute /proc/self/exe" :
-                                  "give the daemon /dev/null and the relay pipe as stdio",
+                                  "give the daemon /dev/null and the relay pipes as stdio",
         strerror(r->fail_errno));
     res->exit_code = FORK_PARENT_EX_OSERR;
   } else if (WIFSIGNALED(r->status)) {
@@ -489,13 +513,20 @@ static void relay_run(struct relay *r, struct fork_parent_result *res) {
         if (r->ready == READY_YES) continue;
       }
       relay_drain(r);
+      /* Helpers it started in its process group would outlive a failed start: not those. */
+      kill(-r->pid, SIGKILL);
       report(r, res);
       return;
     }
     long left = deadline < 0 ? -1 : deadline - now_ms();
     if (deadline >= 0 && left <= 0) {
-      say(r->opts->name, "not ready after %ld s; stopping it (a slow start needs a longer "
-          "--ready-timeout)", (timeout + 999) / 1000);
+      /* The wait as given: "1 s", "1.5 s", "0.1 s", never rounded up to a second it was not. */
+      char waited[32];
+      if (timeout % 1000 == 0) snprintf(waited, sizeof waited, "%ld", timeout / 1000);
+      else snprintf(waited, sizeof waited, "%ld.%03ld", timeout / 1000, timeout % 1000);
+      for (size_t n = strlen(waited); timeout % 1000 && waited[n - 1] == '0'; n--) waited[n - 1] = '\0';
+      say(r->opts->name, "not ready after %s s; stopping it (a slow start needs a longer "
+          "--ready-timeout)", waited);
       stop_child(r);
       res->exit_code = FORK_PARENT_EX_UNAVAILABLE;
       return;
@@ -528,6 +559,7 @@ int fork_parent(const struct fork_parent_options *opts, struct fork_parent_resul
   pid_t pid = fork();
   if (pid == 0) child_exec(&plan);
   int fork_errno = errno;
+  close_if_open(&plan.out_w);
   close_if_open(&plan.err_w);
   close_if_open(&plan.ready_w);
   close_if_open(&plan.null_fd);
@@ -536,7 +568,9 @@ int fork_parent(const struct fork_parent_options *opts, struct fork_parent_resul
   if (pid > 0) {
     struct relay r;
     memset(&r, 0, sizeof r);
-    r.opts = opts, r.plan = &plan, r.pid = pid, r.err_open = 1, r.stderr_ok = 1, r.use_splice = 1;
+    r.opts = opts, r.plan = &plan, r.pid = pid;
+    r.out[0] = (struct stream){.src = plan.out_r, .dst = 1, .open = 1, .dst_ok = 1, .use_splice = 1};
+    r.out[1] = (struct stream){.src = plan.err_r, .dst = 2, .open = 1, .dst_ok = 1, .use_splice = 1};
     r.ready = READY_WAITING;
     res->pid = pid;
     relay_run(&r, res);

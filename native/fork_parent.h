@@ -29,10 +29,12 @@ struct fork_parent_result {
 };
 
 /*
- * Forks; the child becomes a session leader with /dev/null on stdin and stdout and a pipe on
- * stderr, and re-executes /proc/self/exe with this process's exact argv and the marker in its
- * environment. The parent copies the pipe to its own stderr until the daemon is ready, has died
- * or the wait is cancelled, prints what happened and fills *result. Never returns in the child.
+ * Forks; the child becomes a session leader with /dev/null on stdin and a pipe on each of stdout
+ * and stderr, and re-executes /proc/self/exe with this process's exact argv and the marker in
+ * its environment. The parent copies the pipes to its own stdout and stderr until the daemon is
+ * ready, has died or the wait is cancelled, prints what happened and fills *result. A child
+ * that died before it was ready has its process group killed (helpers it started). Never
+ * returns in the child.
  * Returns -1 with errno set (nothing printed, no fd left open) when no child could be started.
  */
 int fork_parent(const struct fork_parent_options *opts, struct fork_parent_result *result);

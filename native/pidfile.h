@@ -9,16 +9,30 @@ extern "C" {
 #endif
 
 /*
- * Creates or takes over the pid file at path without following a symbolic link, locks it and
- * writes pid into it. Returns the locked fd (close-on-exec; keep it open while running), or -1
- * with errno: ELOOP (path is a symlink), EWOULDBLOCK (a live process holds it; *holder is the
- * pid it wrote, or 0), EINVAL (not a regular file), EMLINK (the file has other hard links).
+ * Creates the pid file at path for pid. The file is written and locked before it gets its name
+ * (link(2) of an unnamed or temporary file), so a reader never finds it empty or locked with
+ * another pid in it. A stale file there is removed first, under a lock on the directory and a
+ * shared lock on the file; it is never written through, so no symlink or hard link is followed. Returns the locked fd (close-on-exec; keep it
+ * open while running), or -1 with errno: EWOULDBLOCK (a live process holds it; *holder is the
+ * pid it wrote, or 0), ELOOP (path is a symlink), EISDIR, EINVAL (not a regular file), EMLINK.
  */
 int pidfile_acquire(const char *path, pid_t pid, pid_t *holder);
 
-/* Returns 1 if a live process holds the pid file, 0 if it is stale; *pid is the number in it
- * (0 if none). Returns -1 with errno (ENOENT: no pid file). */
-int pidfile_probe(const char *path, pid_t *pid);
+/*
+ * Returns 1 if a process holds the pid file's lock, 0 if it is stale. *pid is the number in it
+ * (0 if empty, garbage or <= 1); *holder is the lock holder's pid from /proc/locks (0 if not
+ * locked or not found). Only *pid == *holder > 1 shows the daemon named in the file holds it;
+ * a moment's inconsistency (a starter removing a stale file) is waited out. Returns -1 with
+ * errno (ENOENT: no pid file; ELOOP, EISDIR, EINVAL, EMLINK as for safe_open).
+ */
+int pidfile_probe(const char *path, pid_t *pid, pid_t *holder);
+
+/*
+ * For the parent of a daemon that died during start-up: removes the pid file at path if no one
+ * holds it and it names pid (the dead child). Returns 1 (removed), 0 (absent, held by a live
+ * process, or naming another pid: not the child's), or -1 with errno.
+ */
+int pidfile_remove_stale(const char *path, pid_t pid);
 
 /* Removes the pid file if path still names the file locked by fd, then closes fd. */
 int pidfile_release(int fd, const char *path);

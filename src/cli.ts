@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseAddress } from './daemon/address';
 import type { ControlCommand } from './daemon/control';
-import { DaemonError, EX } from './daemon/exit-codes';
+import { DaemonError, EX, quoted } from './daemon/exit-codes';
 import type { Identity } from './identity';
 
 interface OptionSpec {
@@ -23,12 +23,12 @@ export const optionSpecs: OptionSpec[] = [
     help: (id) => `pid file (default: ${id.pidfile}; with --foreground, none unless given)`,
   },
   { name: 'listen', value: 'HOST:PORT', help: () => 'address to serve on, overriding the config file (port 0: any free port)' },
-  { name: 'log', value: 'FILE', help: () => 'log file once ready (default: /dev/null; with --foreground, stderr)' },
+  { name: 'log', value: 'FILE', help: () => 'where stdout and stderr go once ready (default: /dev/null; with --foreground, they stay)' },
   { name: 'chdir', value: 'DIR', help: () => 'working directory of the daemon (default: /)' },
   {
     name: 'ready-timeout',
     value: 'SEC',
-    help: () => 'stop the start and exit 69 if not ready within SEC seconds (default: 30; 0: no limit)',
+    help: () => 'stop the start and exit 69 if not ready within SEC seconds (default: 30; 0: no limit; else 0.1-86400)',
   },
   {
     name: 'user',
@@ -50,16 +50,16 @@ export const exitCodes: [number, string][] = [
   [69, 'service unavailable: address in use, already running, or not ready within --ready-timeout'],
   [70, 'the daemon crashed during start-up (killed by a signal), or an internal error'],
   [71, 'the system refused a pipe, a fork or the re-exec, or the native addon cannot be loaded'],
-  [73, 'the pid file or log file cannot be created'],
+  [73, 'the pid file or log file cannot be created, or is a link, a directory or not a regular file'],
   [77, 'permission denied (a port below 1024 without privilege; --user when not root)'],
   [78, 'configuration error'],
   [130, 'start-up cancelled by Ctrl-C (the parent dies of the same signal: 128 + its number)'],
 ];
 
 export const controlCodes: [string, string][] = [
-  ['stop', 'SIGTERM, then wait until it has exited: 0 stopped or not running, 1 still running'],
+  ['stop', 'SIGTERM, then wait until it has exited: 0 stopped or not running, 1 still running or not proven to be the daemon'],
   ['status', '0 running, 1 not running but the pid file exists, 3 not running, 4 unknown'],
-  ['reload', 'SIGHUP: re-read the config, reopen the log file: 0 asked, 7 not running'],
+  ['reload', 'SIGHUP: re-read the config, reopen the log file: 0 asked, 1 not proven to be the daemon, 7 not running'],
 ];
 
 export function helpText(id: Identity): string {
@@ -127,10 +127,10 @@ export function parseCommandLine(argv: string[], id: Identity): CommandLine {
   if (v.version) return { kind: 'version' };
 
   const [command, ...extra] = parsed.positionals;
-  if (extra.length > 0) throw usage(id, `unexpected argument "${extra[0]}"`);
+  if (extra.length > 0) throw usage(id, `unexpected argument ${quoted(extra[0])}`);
   if (command !== undefined) {
     if (command !== 'stop' && command !== 'status' && command !== 'reload')
-      throw usage(id, `unknown command "${command}" (the commands are stop, status and reload)`);
+      throw usage(id, `unknown command ${quoted(command)} (the commands are stop, status and reload)`);
     const others = Object.keys(v).filter((k) => k !== 'pidfile' && v[k] !== undefined);
     if (others.length > 0) throw usage(id, `"${command}" takes only --pidfile, not --${others[0]}`);
     return { kind: 'control', command, pidFile: absolute(id, 'pidfile', str('pidfile')) ?? id.pidfile };
@@ -177,10 +177,11 @@ function absolute(id: Identity, option: string, value: string | undefined): stri
   return resolve(value);
 }
 
+/** Decimal seconds: 0 (no limit), or 0.1 to 86400; no hex, exponent or sign. */
 function seconds(id: Identity, value: string | undefined): number {
   if (value === undefined) return 30_000;
   const n = Number(value);
-  if (value.trim() === '' || !Number.isFinite(n) || n < 0 || n > 86_400)
-    throw usage(id, `--ready-timeout "${value}" is not a number of seconds from 0 to 86400`);
-  return n === 0 ? 0 : Math.max(1, Math.round(n * 1000));
+  if (!/^\d+(\.\d+)?$/.test(value) || (n !== 0 && n < 0.1) || n > 86_400)
+    throw usage(id, `--ready-timeout ${quoted(value)} is not a number of seconds: 0 (no limit), or 0.1 to 86400`);
+  return Math.round(n * 1000);
 }

@@ -51,7 +51,7 @@ for (const launcher of launchers()) {
       t.match(readFileSync(`/proc/${pid}/status`, 'utf8'), /^Umask:\t0022$/m, 'umask 022');
       const fds = fdTargets(pid);
       t.equal(fds.get(0), '/dev/null', 'stdin is /dev/null');
-      t.equal(fds.get(1), '/dev/null', 'stdout is /dev/null');
+      t.equal(fds.get(1), join(dir, 'log'), 'stdout is the log file once ready too');
       t.equal(fds.get(2), join(dir, 'log'), 'stderr is the log file once ready');
       const inheritedIno = `${fstatSync(inherited).ino}`;
       t.notOk(

@@ -59,6 +59,32 @@ for (const [mode, arg, signal] of [
   });
 }
 
+for (const signal of ['SIGKILL', 'SIGSEGV', 'SIGABRT'] as const) {
+  t.test(`init killed by ${signal} with a pid file and a helper: the parent removes both`, async (t) => {
+    const dir = tempDir(t);
+    const pidFile = join(dir, 'pid');
+    const r = await start(dir, 'helper-then-die', signal, { FIXTURE_PIDFILE: pidFile });
+    t.equal(r.code, 70, r.err);
+    const pid = Number(/fixture: helper (\d+) started/.exec(r.err)?.[1]);
+    t.match(r.err, `fixture: killed by ${signal}`);
+    t.match(r.err, `fixture: removed ${pidFile}, left by the daemon (pid `);
+    t.notOk(existsSync(pidFile), 'no pid file');
+    t.ok(pid > 0, 'the helper had started');
+    await waitFor('the helper gone', () => !alive(pid), 5000).catch(() => undefined);
+    t.notOk(alive(pid), 'the helper in its process group is gone');
+    t.same(processesMentioning(dir), [], 'no process left');
+  });
+}
+
+t.test('a pid file that names another process is left alone by a failed start', async (t) => {
+  const dir = tempDir(t);
+  const pidFile = join(dir, 'pid');
+  writeFileSync(pidFile, '999999\n');
+  const r = await start(dir, 'exit', '3', { FIXTURE_PIDFILE: join(dir, 'other') });
+  t.equal(r.code, 3);
+  t.equal(readFileSync(pidFile, 'utf8'), '999999\n', 'untouched');
+});
+
 t.test('a daemon that relays a burst, says ready and exits at once: 50 of 50 reported ready', async (t) => {
   const dir = tempDir(t);
   const runs = await many(50, 4, () => start(dir, 'ready-then-exit'));
@@ -88,11 +114,15 @@ t.test('--ready-timeout: the parent says so, stops the child, exits 69', async (
   t.same(processesMentioning(dir), [], 'no process left');
 });
 
-t.test('--ready-timeout with a child that ignores SIGTERM: SIGKILL after the grace period', async (t) => {
+t.test('--ready-timeout with a child that ignores SIGTERM: SIGKILL after the grace period, said', async (t) => {
   const dir = tempDir(t);
-  const r = await start(dir, 'slow', 'ignore-term', { FIXTURE_READY_TIMEOUT_MS: '500' });
+  const pidFile = join(dir, 'pid');
+  const r = await start(dir, 'slow', 'ignore-term', { FIXTURE_READY_TIMEOUT_MS: '500', FIXTURE_PIDFILE: pidFile });
   t.equal(r.code, 69);
   t.match(r.err, 'SIGTERM ignored');
+  t.match(r.err, 'fixture: still running 5 s after SIGTERM: killing it (SIGKILL)\n');
+  t.match(r.err, `fixture: removed ${pidFile}, left by the daemon`);
+  t.notOk(existsSync(pidFile), 'no pid file');
   t.same(processesMentioning(dir), [], 'no process left');
 });
 

@@ -1,7 +1,7 @@
 // The stop|status|reload commands: act on a running daemon through its pid file; LSB exit codes.
-import { readFileSync } from 'node:fs';
+import { readFileSync, readlinkSync, statSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { reason } from './exit-codes';
+import { isSystemError, reason } from './exit-codes';
 import { Logger } from './logger';
 import { probePidFile } from './pidfile';
 
@@ -28,7 +28,8 @@ export async function control(
   const log = new Logger(name);
   const probe = probePidFile(pidFile);
   if (probe.state === 'unknown') {
-    log.error(`cannot tell whether ${name} runs: ${probe.reason}`);
+    const nothing = command === 'status' ? '' : '; nothing signalled';
+    log.error(`cannot tell whether ${name} runs: ${probe.reason}${nothing} (see who holds it: fuser -v ${pidFile})`);
     return command === 'status' ? LSB.STATUS_UNKNOWN : LSB.FAILED;
   }
   if (probe.state !== 'running') {
@@ -50,6 +51,12 @@ export async function control(
     process.stdout.write(`${name} is running (pid ${pid})\n`);
     return LSB.OK;
   }
+  // The lock holder is the pid in the file; it must also run this program before it is signalled.
+  const proof = sameExecutable(pid);
+  if (proof !== true) {
+    log.error(`cannot ${command}: ${proof.why}; nothing signalled`);
+    return proof.noperm ? LSB.NOPERM : LSB.FAILED;
+  }
   try {
     process.kill(pid, command === 'stop' ? 'SIGTERM' : 'SIGHUP');
   } catch (e) {
@@ -64,13 +71,35 @@ export async function control(
   // The pid file goes first; the port is free only once the process itself is gone.
   while (probePidFile(pidFile).state === 'running' || alive(pid)) {
     if (Date.now() > deadline) {
-      log.error(`${name} (pid ${pid}) is still running ${stopWaitMs / 1000} s after SIGTERM; see its log`);
+      log.error(`pid ${pid} is still running ${stopWaitMs / 1000} s after SIGTERM; see its log, or end it with kill -KILL ${pid}`);
       return LSB.FAILED;
     }
     await sleep(20);
   }
   process.stdout.write(`${name} (pid ${pid}) stopped\n`);
   return LSB.OK;
+}
+
+/**
+ * Whether pid runs the executable this command runs (/proc/PID/exe is /proc/self/exe), or ran it
+ * before an upgrade replaced the file (the link then reads "PATH (deleted)").
+ */
+function sameExecutable(pid: number): true | { why: string; noperm: boolean } {
+  const ours = readlinkSync('/proc/self/exe');
+  let theirs: string;
+  try {
+    theirs = readlinkSync(`/proc/${pid}/exe`);
+    const a = statSync(`/proc/${pid}/exe`);
+    const b = statSync('/proc/self/exe');
+    if (a.dev === b.dev && a.ino === b.ino) return true;
+  } catch (e) {
+    if (isSystemError(e) && (e.code === 'EACCES' || e.code === 'EPERM'))
+      return { why: `cannot check that pid ${pid} runs ${ours} (${reason(e)}); run as root`, noperm: true };
+    if (isSystemError(e) && e.code === 'ENOENT') return { why: `pid ${pid} has just exited`, noperm: false };
+    return { why: `cannot check that pid ${pid} runs ${ours}: ${reason(e)}`, noperm: false };
+  }
+  if (theirs === `${ours} (deleted)`) return true;
+  return { why: `pid ${pid} holds the pid file but runs ${theirs}, not ${ours}`, noperm: false };
 }
 
 /** True while pid exists and is not a zombie (its sockets and locks are then already closed). */

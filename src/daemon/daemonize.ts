@@ -1,7 +1,7 @@
 // daemonize() and the daemon's lifecycle: set-up, ready, reload, graceful stop (ARCHITECTURE.md §1).
-import { closeSync, fchownSync, openSync } from 'node:fs';
+import { closeSync, openSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
-import { DaemonError, EX, reason } from './exit-codes';
+import { DaemonError, EX, reason, refusal } from './exit-codes';
 import { Logger } from './logger';
 import { native } from './native';
 import { PidFile } from './pidfile';
@@ -83,11 +83,38 @@ function runParent(opts: DaemonOptions): never {
     log.error(`cannot start the daemon process: ${reason(e)} (${(e as { code?: string }).code}); ${hint}`);
     process.exit(EX.OSERR);
   }
+  if ((result.exitCode !== 0 || result.raiseSignal) && opts.pidFile && result.pid > 0)
+    removeLeftPidFile(opts.pidFile, result.pid, log);
   if (result.raiseSignal) {
     // Die of the same signal, so that a shell or script sees the cancellation for what it is.
     process.kill(process.pid, signalNames[result.raiseSignal] ?? 'SIGTERM');
   }
   process.exit(result.exitCode);
+}
+
+/**
+ * A daemon killed during start-up (SIGKILL, a crash, SIGKILL after the stop grace) cannot remove
+ * its pid file; the parent, which has reaped it, removes the file if it is unlocked and names it.
+ */
+function removeLeftPidFile(path: string, pid: number, log: Logger): void {
+  try {
+    if (native().pidfileRemoveStale(path, pid)) log.info(`removed ${path}, left by the daemon (pid ${pid})`);
+  } catch (e) {
+    log.warn(`cannot remove ${path}, left by the daemon (pid ${pid}): ${reason(e)}; remove it by hand`);
+  }
+}
+
+/**
+ * In the daemon, fds 1 and 2 are pipes to the starting parent until ready(). Node queues what a
+ * pipe cannot take at once and writes it later, so ready() moving the fds, or an exit, would
+ * lose or misdirect it. Blocking writes, as Node uses for files and terminals, leave nothing
+ * queued: whatever console, process.stdout/stderr or a logger on them wrote has been written.
+ */
+function writeThrough(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    const handle = (stream as unknown as { _handle?: { setBlocking?: (on: boolean) => number } })._handle;
+    handle?.setBlocking?.(true);
+  }
 }
 
 export class Daemon {
@@ -109,6 +136,7 @@ export class Daemon {
     this.log = new Logger(opts.name);
     if (stderrIsJournal()) this.log.style = 'journal';
     this.foreground = opts.foreground === true && readyFd === undefined;
+    if (readyFd !== undefined) writeThrough();
     process.on('SIGTERM', () => void this.stop('SIGTERM'));
     process.on('SIGINT', () => void this.stop('SIGINT'));
     process.on('SIGHUP', () => void this.reload());
@@ -158,7 +186,7 @@ export class Daemon {
   }
 
   /**
-   * Start-up is complete: fd 2 moves to the log target, and the waiting parent exits 0.
+   * Start-up is complete: fds 1 and 2 move to the log target, and the waiting parent exits 0.
    * Call it once the daemon serves (its sockets accept connections).
    */
   ready(status?: string): void {
@@ -166,10 +194,10 @@ export class Daemon {
     if (this.dropTo) this.dropPrivileges(this.dropTo);
     this.state = 'ready';
     if (this.logFd !== undefined) {
-      this.switchStderr(this.logFd);
+      this.switchOutput(this.logFd);
       this.logFd = undefined;
     } else if (this.readyFd !== undefined) {
-      this.switchStderr(openSync('/dev/null', 'w'));
+      this.switchOutput(openSync('/dev/null', 'w'));
     }
     if (this.readyFd !== undefined) {
       const fd = this.readyFd;
@@ -253,18 +281,23 @@ export class Daemon {
     this.log.info(`running as ${to.user} (uid ${to.uid}, gid ${to.gid})`);
   }
 
+  /**
+   * Opened as the pid file is (native/safe_open.c): never through a symlink or a hard link. A
+   * file it creates goes to the --user, who reopens it on SIGHUP; an existing one keeps its owner.
+   */
   private openLog(path: string): number {
     try {
-      const fd = openSync(path, 'a', 0o640);
-      // The daemon reopens it on SIGHUP, after it has dropped root.
-      if (this.dropTo) fchownSync(fd, this.dropTo.uid, this.dropTo.gid);
-      return fd;
+      return native().openLog(path, this.dropTo?.uid ?? -1, this.dropTo?.gid ?? -1);
     } catch (e) {
+      const refused = refusal(e);
+      if (refused) throw new DaemonError(`refusing log file ${path}: ${refused}; remove it or choose another --log`, EX.CANTCREAT);
       throw new DaemonError(`cannot open log file ${path}: ${reason(e)}; fix its directory's permissions or choose another --log`, EX.CANTCREAT);
     }
   }
 
-  private switchStderr(fd: number): void {
+  /** stdout and stderr both go to fd (the log file, or /dev/null) from now on. */
+  private switchOutput(fd: number): void {
+    native().dup2(fd, 1);
     native().dup2(fd, 2);
     closeSync(fd);
     this.log.style = stderrIsJournal() ? 'journal' : this.opts.logFile ? 'stamped' : 'plain';
@@ -318,7 +351,7 @@ export class Daemon {
   private async reloadSteps(): Promise<void> {
     if (this.opts.logFile) {
       try {
-        this.switchStderr(this.openLog(this.opts.logFile));
+        this.switchOutput(this.openLog(this.opts.logFile));
       } catch (e) {
         this.log.error(`${reason(e)}; logging on to the old file`);
       }

@@ -23,6 +23,15 @@ export class DaemonError extends Error {
   }
 }
 
+/**
+ * A value the user gave, as a message shows it: in quotes, control characters escaped (no raw
+ * newline or terminal escape reaches the screen), cut after max characters.
+ */
+export function quoted(value: string, max = 80): string {
+  const cut = value.length > max ? `${value.slice(0, max)}...` : value;
+  return JSON.stringify(cut).replace(/[\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 /** Node-style system error thrown by the addon and by node:fs. */
 export interface SystemError extends Error {
   code?: string;
@@ -51,4 +60,16 @@ export function reason(e: unknown): string {
     ENOMEM: 'out of memory',
   };
   return (e.code && text[e.code]) || e.message.replace(/^[A-Z]+: /, '').replace(/, \w+ '.*'$/, '');
+}
+
+/** "it is a symbolic link" for a refusal by native/safe_open.c (pid file, log file), else undefined. */
+export function refusal(e: unknown): string | undefined {
+  if (!isSystemError(e)) return undefined;
+  const text: Record<string, string> = {
+    ELOOP: 'it is a symbolic link',
+    EISDIR: 'it is a directory',
+    EINVAL: 'it is not a regular file',
+    EMLINK: 'it has other hard links',
+  };
+  return e.code ? text[e.code] : undefined;
 }

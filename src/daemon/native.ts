@@ -19,8 +19,13 @@ export interface NativeAddon {
   claimReadyChannel(fd: number): void;
   signalReady(fd: number): void;
   pidfileAcquire(path: string, pid: number): number;
-  pidfileProbe(path: string): { running: boolean; pid: number };
+  /** locked: a process holds the lock; pid: the number in the file (0 if none); holder: the lock's owner (0 if unknown). */
+  pidfileProbe(path: string): { locked: boolean; pid: number; holder: number };
+  /** Removes the pid file if it is unlocked and names pid (a child that died); true if removed. */
+  pidfileRemoveStale(path: string, pid: number): boolean;
   pidfileRelease(fd: number, path: string): void;
+  /** Appends to path under safe_open's rule; uid -1 keeps the owner of a file it creates. */
+  openLog(path: string, uid: number, gid: number): number;
   dup2(from: number, to: number): void;
   notify(socketPath: string, state: string): void;
   monotonicUsec(): bigint;
@@ -68,6 +73,7 @@ function loadFromExecutable(bytes: Buffer): NativeAddon {
       process.dlopen(module, path);
     } catch (e) {
       const why = e instanceof Error ? e.message.split('\n')[0] : String(e);
+      if (/too many open files/i.test(why)) outOfFds({ code: 'EMFILE' });
       const noexec = /failed to map segment|operation not permitted/i.test(why);
       throw new DaemonError(
         noexec
@@ -81,7 +87,8 @@ function loadFromExecutable(bytes: Buffer): NativeAddon {
   let fd: number | undefined;
   try {
     fd = openSync(dir, O_TMPFILE | constants.O_RDWR, 0o600);
-  } catch {
+  } catch (e) {
+    outOfFds(e);
     fd = undefined; // no O_TMPFILE here (or no such directory: the fallback says which)
   }
   if (fd !== undefined) {
@@ -97,6 +104,7 @@ function loadFromExecutable(bytes: Buffer): NativeAddon {
   try {
     privateDir = mkdtempSync(join(dir, 'forkd-addon-'));
   } catch (e) {
+    outOfFds(e);
     throw new DaemonError(
       `cannot load the native addon: cannot create a private directory in ${dir} (${(e as NodeJS.ErrnoException).code}); set ${variable} to a writable directory`,
       EX.OSERR,
@@ -111,6 +119,16 @@ function loadFromExecutable(bytes: Buffer): NativeAddon {
     rmdirSync(privateDir);
   }
   return module.exports;
+}
+
+/** Out of file descriptors is not the directory's fault: name the limit, not TMPDIR. */
+function outOfFds(e: unknown): void {
+  const code = (e as { code?: string }).code;
+  if (code === 'EMFILE' || code === 'ENFILE')
+    throw new DaemonError(
+      `cannot load the native addon: too many open files (${code}); raise the open-file limit (ulimit -n 1024)`,
+      EX.OSERR,
+    );
 }
 
 function writeAllSync(fd: number, data: Buffer): void {

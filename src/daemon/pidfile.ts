@@ -1,6 +1,6 @@
 // The pid file: created without following symlinks, locked while the daemon lives (native/pidfile.c).
 import { dirname } from 'node:path';
-import { DaemonError, EX, isSystemError, reason } from './exit-codes';
+import { DaemonError, EX, isSystemError, reason, refusal } from './exit-codes';
 import { native } from './native';
 
 export class PidFile {
@@ -37,22 +37,35 @@ export type PidFileState =
   | { state: 'absent' }
   | { state: 'unknown'; reason: string };
 
-/** What the pid file at path says, for stop/status/reload. */
+/**
+ * What the pid file at path says, for stop/status/reload. 'running' only when the lock is held
+ * by the very process the file names (pid > 1): a lock taken by someone else, or a number
+ * another process wrote, is 'unknown' and never a pid to signal.
+ */
 export function probePidFile(path: string): PidFileState {
+  let probe: { locked: boolean; pid: number; holder: number };
   try {
-    const { running, pid } = native().pidfileProbe(path);
-    return running ? { state: 'running', pid } : { state: 'stale', pid };
+    probe = native().pidfileProbe(path);
   } catch (e) {
     if (isSystemError(e) && e.code === 'ENOENT') return { state: 'absent' };
-    if (isSystemError(e) && e.code === 'ELOOP') return { state: 'unknown', reason: `${path} is a symbolic link` };
-    if (isSystemError(e) && e.code === 'EINVAL') return { state: 'unknown', reason: `${path} is not a regular file` };
+    const refused = refusal(e);
+    if (refused) return { state: 'unknown', reason: `${path}: ${refused}` };
     return { state: 'unknown', reason: `cannot read ${path}: ${reason(e)}` };
   }
+  const { locked, pid, holder } = probe;
+  if (!locked) return { state: 'stale', pid };
+  if (pid > 1 && holder === pid) return { state: 'running', pid };
+  const names = pid > 1 ? `names pid ${pid}` : 'holds no valid pid';
+  const by = holder > 0 ? `pid ${holder}` : 'a process not listed in /proc/locks';
+  return { state: 'unknown', reason: `${path} is locked by ${by} but ${names}` };
 }
 
 function acquireError(e: unknown, path: string, name: string): Error {
   const code = isSystemError(e) ? e.code : undefined;
-  const other = 'remove it or choose another --pidfile';
+  const refused = refusal(e);
+  if (code === 'EISDIR')
+    return new DaemonError(`refusing pid file ${path}: ${refused}; name a file in it (--pidfile ${path}/${name}.pid)`, EX.CANTCREAT);
+  if (refused) return new DaemonError(`refusing pid file ${path}: ${refused}; remove it or choose another --pidfile`, EX.CANTCREAT);
   switch (code) {
     case 'EWOULDBLOCK':
     case 'EAGAIN': {
@@ -63,12 +76,6 @@ function acquireError(e: unknown, path: string, name: string): Error {
         EX.UNAVAILABLE,
       );
     }
-    case 'ELOOP':
-      return new DaemonError(`refusing pid file ${path}: it is a symbolic link; ${other}`, EX.CANTCREAT);
-    case 'EINVAL':
-      return new DaemonError(`refusing pid file ${path}: not a regular file; ${other}`, EX.CANTCREAT);
-    case 'EMLINK':
-      return new DaemonError(`refusing pid file ${path}: it has other hard links; ${other}`, EX.CANTCREAT);
     case 'ENOENT':
     case 'ENOTDIR':
       return new DaemonError(

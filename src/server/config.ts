@@ -29,12 +29,20 @@ const keys: readonly string[] = settings.map((s) => s.key);
  * path may be absent (a development checkout), and then the defaults apply.
  */
 export function loadConfig(path: string, required: boolean): ServerConfig {
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = readFileSync(path, 'utf8');
+    bytes = readFileSync(path);
   } catch (e) {
     if (!required && (e as NodeJS.ErrnoException).code === 'ENOENT') return { ...fromTable({}, path), fromFile: false };
     throw configError(path, `cannot read it: ${reason(e)}; fix the path or the permissions`);
+  }
+  let text: string;
+  try {
+    // TOML is UTF-8; a lenient decoder would turn other bytes into U+FFFD without a word.
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    const at = firstInvalidUtf8(bytes);
+    throw configError(path, `not valid UTF-8 (byte ${at} of the file); TOML files must be UTF-8: convert it (iconv -t UTF-8)`);
   }
   let table: Record<string, unknown>;
   try {
@@ -72,4 +80,12 @@ function stringSetting(table: Record<string, unknown>, key: string, path: string
 
 function configError(where: string, message: string): DaemonError {
   return new DaemonError(`config ${where}: ${message}`, EX.CONFIG);
+}
+
+/** The 1-based offset of the first byte that is not UTF-8: where a lenient round trip differs. */
+function firstInvalidUtf8(bytes: Buffer): number {
+  const again = Buffer.from(bytes.toString('utf8'));
+  let i = 0;
+  while (i < bytes.length && bytes[i] === again[i]) i++;
+  return i + 1;
 }
