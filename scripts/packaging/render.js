@@ -25,8 +25,8 @@ WatchdogSec=30s
 TimeoutStopSec=20s
 User=${id.user}
 Group=${id.user}
-# /run/${id.name} (pid file; also where the native addon is loaded from, as RUNTIME_DIRECTORY),
-# /var/lib/${id.name}, /var/log/${id.name}, all owned by ${id.user}.
+# /run/${id.name} (pid file), /var/lib/${id.name}, /var/log/${id.name}, all owned by ${id.user}.
+# The native addon loads from /usr/lib/${id.name}/, so /run and /tmp may be noexec.
 RuntimeDirectory=${id.name}
 StateDirectory=${id.name}
 LogsDirectory=${id.name}
@@ -278,7 +278,9 @@ log file when started by /etc/init.d/${id.name} (rotated by /etc/logrotate.d/${i
 \\fBNODE_OPTIONS\\fR is ignored, and other \\fBNODE_*\\fR variables except
 \\fBNODE_EXTRA_CA_CERTS\\fR are removed. \\fBNOTIFY_SOCKET\\fR, \\fBWATCHDOG_USEC\\fR,
 \\fBLISTEN_FDS\\fR and \\fBJOURNAL_STREAM\\fR are honoured as systemd sets them.
-\\fBRUNTIME_DIRECTORY\\fR or else \\fBTMPDIR\\fR is where the native addon is loaded from.
+The native addon is loaded from \\fI/usr/lib/${id.name}/forkd.node\\fR, else through an unnamed
+file in \\fBRUNTIME_DIRECTORY\\fR, \\fBTMPDIR\\fR (default \\fI/tmp\\fR) or \\fI/dev/shm\\fR, whichever
+allows code to run.
 .SH SEE ALSO
 \\fBsystemctl\\fR(1), \\fBsystemd.service\\fR(5), \\fBsd_notify\\fR(3)
 `;
