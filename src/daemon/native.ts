@@ -28,6 +28,8 @@ export interface NativeAddon {
   lookupGroup(name: string): number;
   dropPrivileges(user: string, uid: number, gid: number): void;
   setCloexec(fd: number): void;
+  /** prctl(PR_SET_NAME): the process name (/proc/PID/comm) that ps, pgrep -x and killall match. */
+  setProcessName(name: string): void;
 }
 
 const builtAt = '../../build/Release/forkd.node';
