@@ -75,6 +75,7 @@ export function helpText(id: Identity): string {
   return [
     `Usage: ${id.name} [options]`,
     `       ${id.name} stop|status|reload [--pidfile FILE]`,
+    `       ${id.name} --check-config [--config FILE] [--listen HOST:PORT]`,
     '',
     id.description + '.',
     `Without --foreground, ${id.name} forks: this command prints the daemon's start-up messages and`,

@@ -256,6 +256,8 @@ ${id.name} \\- ${roff(id.summary)}
 \\fB${id.name}\\fR [\\fIoptions\\fR]
 .br
 \\fB${id.name}\\fR \\fBstop\\fR|\\fBstatus\\fR|\\fBreload\\fR [\\fB\\-\\-pidfile\\fR \\fIFILE\\fR]
+.br
+\\fB${id.name}\\fR \\fB\\-\\-check\\-config\\fR [\\fB\\-\\-config\\fR \\fIFILE\\fR] [\\fB\\-\\-listen\\fR \\fIHOST:PORT\\fR]
 .SH DESCRIPTION
 ${roff(id.description)}.
 .PP
