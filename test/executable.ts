@@ -154,6 +154,10 @@ t.test('the addon loads where code may run: installed copy, RUNTIME_DIRECTORY, T
   r = await start(`head -c 1000 ${executablePath} >${prefix}/lib/${name}/forkd.node`, `TMPDIR=${noexec} RUNTIME_DIRECTORY=${noexec}`);
   t.equal(r.err, tried("not this executable's version"), 'nor another build of it');
 
+  r = await start(`mkdir -m 777 ${dir}/shared`, `TMPDIR=${dir}/shared RUNTIME_DIRECTORY=${noexec}`);
+  t.equal(r.code, 71, 'a directory all may write, without the sticky bit, is skipped');
+  t.match(r.err, `; ${dir}/shared (TMPDIR): writable by group or others without the sticky bit; `);
+
   r = await start('', `TMPDIR=${noexec}`, 'exec');
   t.equal(r.code, 0, `no RUNTIME_DIRECTORY, TMPDIR noexec: starts from /dev/shm ${r.err}`);
   pid = Number(readFileSync(join(dir, 'pid'), 'utf8'));

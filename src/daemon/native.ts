@@ -131,11 +131,12 @@ function loadViaDirectory(dir: string, bytes: Buffer): NativeAddon {
   try {
     st = statSync(dir);
   } catch (e) {
-    throw new Error(`${(e as NodeJS.ErrnoException).code}`);
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new Error(code === 'ENOENT' ? 'absent' : `cannot stat it (${code})`);
   }
   if (!st.isDirectory()) throw new Error('not a directory');
-  const shared = st.mode & 0o022 && !(st.mode & 0o1000) && st.uid !== process.getuid?.();
-  if (shared) throw new Error('writable by other users without the sticky bit');
+  // Others could rename a private directory made there and put theirs in its place.
+  if (st.mode & 0o022 && !(st.mode & 0o1000)) throw new Error('writable by group or others without the sticky bit');
   const O_TMPFILE = 0o20000000 | constants.O_DIRECTORY;
   let fd: number | undefined;
   try {
