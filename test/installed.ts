@@ -52,7 +52,7 @@ t.test('the packages on a booted Debian', { skip: unavailable() }, async (t) => 
       t.equal(await q(`systemctl show -P ActiveState,SubState ${name}.service | paste -sd/`), 'active/running', 'active (running) after dpkg -i');
       t.equal(await get(), `Hello from ${name}!`, `serves on ${pkg.forkd.listen}`);
 
-      const pid = await mainPid();
+      let pid = await mainPid();
       const status = await q(`cat /proc/${pid}/status`);
       const uid = await q(`id -u ${user}`);
       t.match(status, new RegExp(`^Uid:\\t${uid}\\t${uid}\\t${uid}\\t${uid}$`, 'm'), `runs as ${user}`);
@@ -65,6 +65,20 @@ t.test('the packages on a booted Debian', { skip: unavailable() }, async (t) => 
       t.match(await q(`systemctl status --no-pager ${name}.service | grep 'Main PID'`), `${pid} (${name})`, 'systemctl status names it');
       t.match(await q(`grep forkd.node /proc/${pid}/maps | head -1`), `/usr/lib/${name}/forkd.node`, 'the addon is the installed copy');
       t.equal(await q(`stat -c %a /run/${name}/${name}.pid`), '640', 'the pid file follows the umask: 0640');
+
+      // Without the installed copy: the unit's private /dev/shm, the one place left that allows
+      // exec; and with that one read-only too, the failure lists every place tried.
+      await c.sh(`mv /usr/lib/${name}/forkd.node /root/ && systemctl restart ${name}.service`);
+      t.match(await q(`grep -E ' r-xp .* /dev/shm/#[0-9]+ \\(deleted\\)$' /proc/$(systemctl show -P MainPID ${name}.service)/maps || true`),
+        /\/dev\/shm\/#\d+ \(deleted\)$/, 'no installed copy: loaded from an unnamed file in the private /dev/shm');
+      await c.sh(`mkdir -p /run/systemd/system/${name}.service.d && printf '[Service]\nTemporaryFileSystem=/dev/shm:ro\nRestart=no\n' >/run/systemd/system/${name}.service.d/shm.conf && systemctl daemon-reload`);
+      t.not((await c.try(`systemctl restart ${name}.service`)).code, 0, 'and nowhere left: the start fails');
+      t.match(await q(`journalctl -b -u ${name}.service -o cat | grep 'cannot load the native addon' | tail -n 1`),
+        new RegExp(`^${name}: cannot load the native addon; tried /usr/lib/${name}/forkd.node \\(installed copy\\): absent; /run/${name} \\(RUNTIME_DIRECTORY\\): mounted noexec; /tmp \\(TMPDIR unset\\): mounted noexec; /dev/shm: not writable \\(EROFS\\)\\. `),
+        'the journal lists each place tried and why');
+      await c.sh(`rm -r /run/systemd/system/${name}.service.d && systemctl daemon-reload && mv /root/forkd.node /usr/lib/${name}/ && systemctl reset-failed ${name}.service && systemctl start ${name}.service`);
+      t.not(await q(`grep -c /usr/lib/${name}/forkd.node /proc/$(systemctl show -P MainPID ${name}.service)/maps || true`), '0', 'the installed copy back: loaded from it again');
+      pid = await mainPid();
 
       const security = await q(`systemd-analyze security --no-pager ${name}.service | tail -n 1`);
       const exposure = Number(/exposure level for \S+: ([\d.]+)/.exec(security)?.[1]);
