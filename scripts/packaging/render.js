@@ -263,8 +263,9 @@ ${roff(id.description)}.
 .PP
 Without \\fB\\-\\-foreground\\fR, ${id.name} forks at once. The command shows everything the daemon
 says while it starts, and returns only once the daemon serves (exit status 0), or with the reason
-it could not start. Under systemd it runs with \\fB\\-\\-foreground\\fR and tells systemd when it is
-ready (Type=notify).
+it could not start. Under systemd it runs with \\fB\\-\\-foreground\\fR, keeps the umask the unit
+gives it (UMask=), and tells systemd when it is ready (Type=notify). Its process name is
+\\fB${id.name}\\fR (pgrep \\-x, killall).
 .SH OPTIONS
 ${options}
 .SH COMMANDS
