@@ -4,10 +4,11 @@
 // conffile, purge; the SysV init script through start-stop-daemon; the .rpm with rpm -i. Nothing
 // here touches the machine the tests run on.
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import t, { type Test } from 'tap';
 import { Container, suites, unavailable, type Suite } from './lib/container';
-import { root, run, tempDir } from './lib/proc';
+import { buildWith, packages } from './lib/packages';
+import { root, tempDir } from './lib/proc';
 
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 const name: string = pkg.forkd.name;
@@ -22,17 +23,16 @@ const guest = '/var/tmp/forkd';
 t.setTimeout(20 * 60_000);
 
 t.test('the packages on a booted Debian', { skip: unavailable() }, async (t) => {
-  const out = tempDir(t);
-  const env = { SOURCE_DATE_EPOCH: '1700000000' };
-  const build = async (script: string, args: string[] = []) => {
-    const r = await run([process.execPath, join(root, 'scripts', script), '--out', out, ...args], { env, timeoutMs: 600_000 });
-    if (r.code !== 0) throw new Error(`${script} ${args.join(' ')}: ${r.err}`);
-    return join(guest, r.stdout.trim().split('/').pop()!);
-  };
+  // The .deb and .rpm as test/packaging.ts checks them (built once, test/lib/packages.ts), and
+  // the next version's .deb for the upgrade.
   const started = Date.now();
-  const [deb, debNext, rpm] = await Promise.all([build('package-deb.js'), build('package-deb.js', ['--version', next]), build('package-rpm.js')]);
+  const nextDir = tempDir(t);
+  const [built, [nextPath]] = await Promise.all([packages(t), buildWith('package-deb.js', nextDir, ['--version', next])]);
   t.comment(`packages built in ${Math.round((Date.now() - started) / 1000)} s`);
-  const boot = (t: Test, suite: Suite) => Container.boot(t, suite, { binds: { [out]: guest } });
+  const deb = join(guest, basename(built.deb));
+  const rpm = join(guest, basename(built.rpm));
+  const debNext = join(`${guest}-next`, basename(nextPath));
+  const boot = (t: Test, suite: Suite) => Container.boot(t, suite, { binds: { [built.dir]: guest, [nextDir]: `${guest}-next` } });
 
   for (const suite of Object.keys(suites) as Suite[]) {
     t.test(`${suite} (systemd ${suites[suite]}): the .deb from install to purge`, async (t) => {

@@ -4,9 +4,10 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import t from 'tap';
 import { executablePath } from './lib/launchers';
+import { buildWith, packages } from './lib/packages';
 import { root, run, tempDir } from './lib/proc';
 
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
@@ -14,30 +15,25 @@ const name: string = pkg.forkd.name;
 const version: string = pkg.version;
 const sha = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
 
+// Building the packages (or waiting for test/installed.ts to) takes minutes on a busy machine.
+t.setTimeout(20 * 60_000);
+
 t.test('packages', async (t) => {
   const dir = tempDir(t);
-  const out = join(dir, 'out');
-  const env = { SOURCE_DATE_EPOCH: '1700000000' };
-  const build = async (args: string[], script = 'package.js') => {
-    const r = await run([process.execPath, join(root, 'scripts', script), '--out', out, ...args], { env, timeoutMs: 300_000 });
-    if (r.code !== 0) throw new Error(`${script} ${args.join(' ')}: ${r.err}`);
-    return r.stdout.trim().split('\n');
-  };
-  const [deb, rpm, tarball] = await build([]);
-  t.equal(deb, join(out, `${name}_${version}_amd64.deb`));
-  t.equal(rpm, join(out, `${name}-${version}-1.x86_64.rpm`));
-  t.equal(tarball, join(out, `${name}-${version}-linux-x64.tar.gz`));
+  // Built once for this tree and shared with test/installed.ts (test/lib/packages.ts).
+  const { deb, rpm, tarball } = await packages(t);
+  t.equal(basename(deb), `${name}_${version}_amd64.deb`);
+  t.equal(basename(rpm), `${name}-${version}-1.x86_64.rpm`);
+  t.equal(basename(tarball), `${name}-${version}-linux-x64.tar.gz`);
   const exeSize = readFileSync(executablePath).length;
   t.comment(`sizes: executable ${exeSize}, .deb ${readFileSync(deb).length}, .rpm ${readFileSync(rpm).length}, .tar.gz ${readFileSync(tarball).length}`);
 
   t.test('reproducible: the same SOURCE_DATE_EPOCH gives the same bytes', async (t) => {
     const again = join(dir, 'again');
-    const r = await run([process.execPath, join(root, 'scripts', 'package-deb.js'), '--out', again], { env, timeoutMs: 300_000 });
-    t.equal(r.code, 0, r.err);
-    t.equal(sha(join(again, `${name}_${version}_amd64.deb`)), sha(deb), '.deb identical');
-    const tar = await run([process.execPath, join(root, 'scripts', 'package-tarball.js'), '--out', again], { env, timeoutMs: 300_000 });
-    t.equal(tar.code, 0, tar.err);
-    t.equal(sha(join(again, `${name}-${version}-linux-x64.tar.gz`)), sha(tarball), 'tarball identical');
+    const [deb2] = await buildWith('package-deb.js', again);
+    t.equal(sha(deb2), sha(deb), '.deb identical');
+    const [tarball2] = await buildWith('package-tarball.js', again);
+    t.equal(sha(tarball2), sha(tarball), 'tarball identical');
   });
 
   t.test('lintian: 0 errors, 0 warnings; every override says why', async (t) => {

@@ -50,7 +50,9 @@ t.test('npm pack, npm exec create-forkd-app, then build, test, run and package t
     const serve = steps.pop()!;
     const built = await run(['sh', '-c', steps.join(' && ')], { cwd: project, ...minutes(15) });
     ok(built, steps.join(' && '));
-    const child = spawnClean(['unshare', '-n', 'sh', '-c', 'ip link set lo up && exec sh -c "$1"', 'sh', serve], { cwd: project, stdio: 'ignore' });
+    // A simple command ("node dist/main.js --foreground"): exec'd all the way down, so this pid
+    // becomes the server's, and SIGTERM reaches it rather than a shell.
+    const child = spawnClean(['unshare', '-n', 'sh', '-c', 'ip link set lo up && exec "$@"', 'sh', ...serve.split(' ')], { cwd: project, stdio: 'ignore' });
     const ended = new Promise<number | null>((done) => child.on('exit', (code) => done(code)));
     t.teardown(() => child.kill('SIGKILL'));
     const netns = (pid: number) => readlinkSync(`/proc/${pid}/ns/net`);
