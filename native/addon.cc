@@ -5,6 +5,7 @@
 #include <cstring>
 #include <string>
 #include <fcntl.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include "fork_parent.h"
@@ -164,6 +165,14 @@ Napi::Value SetCloexec(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// setProcessName(name): the name ps, pgrep -x, killall and systemctl status show (/proc/PID/comm,
+// at most 15 bytes), which Node sets to "MainThread". The command line stays as it was.
+Napi::Value SetProcessName(const Napi::CallbackInfo& info) {
+  std::string name = StringArg(info, 0, "name");
+  if (prctl(PR_SET_NAME, name.c_str(), 0, 0, 0) < 0) throw SystemError(info.Env(), errno, "prctl");
+  return info.Env().Undefined();
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("forkParent", Napi::Function::New(env, ForkParent));
   exports.Set("claimReadyChannel", Napi::Function::New(env, ClaimReadyChannel));
@@ -179,6 +188,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("lookupGroup", Napi::Function::New(env, LookupGroup));
   exports.Set("dropPrivileges", Napi::Function::New(env, DropPrivileges));
   exports.Set("setCloexec", Napi::Function::New(env, SetCloexec));
+  exports.Set("setProcessName", Napi::Function::New(env, SetProcessName));
   exports.Set("monotonicUsec", Napi::Function::New(env, MonotonicUsec));
   exports.Set("readyMarker", Napi::String::New(env, FORK_PARENT_MARKER));
   return exports;

@@ -38,6 +38,11 @@ export const optionSpecs: OptionSpec[] = [
   },
   { name: 'group', short: 'g', value: 'GROUP', help: () => "with --user: this group instead of the user's own" },
   { name: 'foreground', short: 'f', help: () => 'do not fork: stay attached, log to stderr (systemd, containers)' },
+  {
+    name: 'check-config',
+    short: 't',
+    help: () => 'check the configuration (file and --listen) and exit: 0 valid, 78 not; reload uses it',
+  },
   { name: 'help', short: 'h', help: () => 'show this help and exit' },
   { name: 'version', short: 'V', help: () => 'show the version and exit' },
 ];
@@ -70,6 +75,7 @@ export function helpText(id: Identity): string {
   return [
     `Usage: ${id.name} [options]`,
     `       ${id.name} stop|status|reload [--pidfile FILE]`,
+    `       ${id.name} --check-config [--config FILE] [--listen HOST:PORT]`,
     '',
     id.description + '.',
     `Without --foreground, ${id.name} forks: this command prints the daemon's start-up messages and`,
@@ -106,6 +112,7 @@ export type CommandLine =
   | { kind: 'help' }
   | { kind: 'version' }
   | { kind: 'control'; command: ControlCommand; pidFile: string }
+  | { kind: 'check'; options: RunOptions }
   | { kind: 'run'; options: RunOptions };
 
 /** Parses argv (without node and script). Throws a DaemonError (exit 64) for bad usage. */
@@ -150,7 +157,7 @@ export function parseCommandLine(argv: string[], id: Identity): CommandLine {
     if (str(o) === '') throw usage(id, `--${o} needs a non-empty value`);
   const config = absolute(id, 'config', str('config'));
   return {
-    kind: 'run',
+    kind: v['check-config'] ? 'check' : 'run',
     options: {
       foreground,
       config: config ?? id.config,

@@ -17,9 +17,17 @@ async function main(): Promise<void> {
     case 'control':
       process.exitCode = await control(cli.command, cli.pidFile, identity.name);
       return;
+    case 'check':
+      return check(cli.options);
     case 'run':
       return run(cli.options);
   }
+}
+
+/** --check-config: what a start or a reload would read, without the daemon (no addon, no fork). */
+function check(o: RunOptions): void {
+  const { checkConfig } = require('./server/index') as typeof import('./server/index');
+  process.stdout.write(`${identity.name}: ${checkConfig({ configPath: o.config, configRequired: o.configGiven, listen: o.listen })}\n`);
 }
 
 async function run(o: RunOptions): Promise<void> {

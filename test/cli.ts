@@ -1,5 +1,5 @@
 // The command line: help, version, usage errors, docs that match the code, a lean parent path.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { name } from './lib/identity';
@@ -25,6 +25,25 @@ t.test('--version', async (t) => {
     t.equal(r.code, 0);
     t.equal(r.stdout, `${name} ${version}\n`);
   }
+});
+
+t.test('--check-config: 0 and what was checked, or 78 and the error; it starts nothing', async (t) => {
+  const dir = tempDir(t);
+  const good = join(dir, 'good.toml');
+  const bad = join(dir, 'bad.toml');
+  writeFileSync(good, 'greeting = "hi"\n');
+  writeFileSync(bad, 'greeting = hi\n');
+  let r = await run(daemon('--check-config', '-c', good, '--listen', '127.0.0.1:1'));
+  t.equal(r.code, 0);
+  t.equal(r.stdout, `${name}: config ${good} is valid (listen 127.0.0.1:1)\n`);
+  t.equal(r.err, '');
+  r = await run(daemon('-t', '-c', bad, '--pidfile', join(dir, 'pid')));
+  t.equal(r.code, 78, 'a TOML error: 78');
+  t.equal(r.err, `${name}: config ${bad}:1:12: invalid value; fix the TOML syntax\n`);
+  t.equal(r.stdout, '');
+  r = await run(daemon('-t', '-c', join(dir, 'absent.toml')));
+  t.equal(r.code, 78, 'a config file named but absent: 78');
+  t.notOk(existsSync(join(dir, 'pid')), 'no pid file: nothing was started');
 });
 
 t.test('bad usage: one line naming the problem and where to look, exit 64, nothing started', async (t) => {

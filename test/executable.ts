@@ -109,23 +109,62 @@ t.test('NODE_OPTIONS is ignored and other NODE_* variables do not reach the daem
   t.equal((await run(daemon('stop', '-p', join(dir, 'pid')))).code, 0);
 });
 
-t.test('on a noexec temporary directory: one line naming the variable to set, exit 71', { skip: !isRoot && 'mounting needs root' }, async (t) => {
+// The loader's order (src/daemon/native.ts): the installed copy, RUNTIME_DIRECTORY, TMPDIR, /dev/shm.
+// Each case runs in a private mount namespace, where /dev/shm and a stand-in /usr can be changed.
+t.test('the addon loads where code may run: installed copy, RUNTIME_DIRECTORY, TMPDIR, /dev/shm', { skip: !isRoot && 'mounting needs root' }, async (t) => {
   const dir = tempDir(t);
-  const mnt = join(dir, 'noexec');
-  mkdirSync(mnt);
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'noexec,size=4m', 'tmpfs', mnt]);
-  } catch {
-    t.skip('cannot mount a tmpfs here', () => {});
-    return;
-  }
-  t.teardown(() => execFileSync('umount', [mnt]));
-  chmodSync(mnt, 0o1777);
-  for (const [variable, extra] of [['TMPDIR', {}], ['RUNTIME_DIRECTORY', { TMPDIR: tmpdir() }]] as const) {
-    const r = await run(daemon('--listen', '127.0.0.1:0', '-p', join(dir, 'pid')), { env: { ...extra, [variable]: mnt } });
-    t.equal(r.code, 71, `${variable}: exit 71`);
-    t.equal(r.err, `${name}: cannot load the native addon from ${mnt}: it is mounted noexec; set ${variable} to a directory where code may run\n`);
-    t.same(readdirSync(mnt), [], 'nothing left in it');
-  }
+  // PREFIX on a root-only tmpfs (the first of these that exists: the chain above must be root's
+  // and writable by nobody else, as /usr is), holding sbin/NAME (the executable, bind-mounted)
+  // and lib/NAME/forkd.node as the packages install them.
+  const prefix = ['/mnt', '/srv', '/opt'].find((d) => existsSync(d) && (statSync(d).mode & 0o022) === 0)!;
+  const addon = join(root, 'build', 'Release', 'forkd.node');
+  const start = (setUp: string, env: string, shm: 'noexec' | 'exec' = 'noexec') =>
+    run(['unshare', '-m', '--propagation', 'private', 'sh', '-ec', `
+      mount -t tmpfs -o noexec,mode=1777 tmpfs ${dir}/noexec 2>/dev/null || { mkdir -p ${dir}/noexec; mount -t tmpfs -o noexec,mode=1777 tmpfs ${dir}/noexec; }
+      mount -t tmpfs -o ${shm},mode=1777 tmpfs /dev/shm
+      mount -t tmpfs -o mode=755 tmpfs ${prefix}
+      mkdir -p ${prefix}/sbin ${prefix}/lib/${name}
+      touch ${prefix}/sbin/${name} && mount --bind ${executablePath} ${prefix}/sbin/${name}
+      ${setUp}
+      exec env -i PATH=/usr/bin:/bin ${env} ${prefix}/sbin/${name} --listen 127.0.0.1:0 -p ${dir}/pid`]);
+  const stop = async () => t.equal((await run(daemon('stop', '-p', join(dir, 'pid')))).code, 0, 'stops');
+  const addonMap = (pid: number) => readFileSync(`/proc/${pid}/maps`, 'utf8').split('\n').filter((l) => / r-xp /.test(l) && /forkd\.node|\(deleted\)|\/proc\//.test(l));
+  const noexec = `${dir}/noexec`;
+
+  let r = await start(`cp ${addon} ${prefix}/lib/${name}/`, `TMPDIR=${noexec} RUNTIME_DIRECTORY=${noexec}`);
+  t.equal(r.code, 0, `installed copy with /run, /tmp and /dev/shm noexec: starts ${r.err}`);
+  let pid = Number(readFileSync(join(dir, 'pid'), 'utf8'));
+  t.match(addonMap(pid).join('\n'), `${prefix}/lib/${name}/forkd.node`, 'mapped from the installed copy');
+  t.equal((await get(portFrom(r.err))).body, `${greeting}\n`, 'and serves');
+  await stop();
+
+  r = await start('', `TMPDIR=${noexec} RUNTIME_DIRECTORY=${noexec}`);
+  const tried = (installed: string) =>
+    `${name}: cannot load the native addon; tried ${prefix}/lib/${name}/forkd.node (installed copy): ${installed}; ${noexec} (RUNTIME_DIRECTORY): mounted noexec; ` +
+    `/dev/shm: mounted noexec. Install the package's copy, or set TMPDIR to a private directory where code may run\n`;
+  t.equal(r.code, 71, 'nowhere to load from: exit 71');
+  t.equal(r.err, tried('absent'), 'one line: each place tried and why');
+
+  r = await start(`cp ${addon} ${prefix}/lib/${name}/ && chmod 666 ${prefix}/lib/${name}/forkd.node`, `TMPDIR=${noexec} RUNTIME_DIRECTORY=${noexec}`);
+  t.equal(r.err, tried(`${prefix}/lib/${name}/forkd.node is writable by group or others`), 'a copy others can write is never loaded');
+  r = await start(`cp ${addon} ${prefix}/lib/${name}/ && chmod 777 ${prefix}/lib/${name}`, `TMPDIR=${noexec} RUNTIME_DIRECTORY=${noexec}`);
+  t.equal(r.err, tried(`${prefix}/lib/${name} is writable by group or others`), 'nor one in a directory others can write');
+  r = await start(`cp ${addon} ${prefix}/lib/${name}/ && chown 65534 ${prefix}/lib/${name}/forkd.node`, `TMPDIR=${noexec} RUNTIME_DIRECTORY=${noexec}`);
+  t.equal(r.err, tried(`${prefix}/lib/${name}/forkd.node is not owned by root`), 'nor one root does not own');
+  r = await start(`head -c 1000 ${executablePath} >${prefix}/lib/${name}/forkd.node`, `TMPDIR=${noexec} RUNTIME_DIRECTORY=${noexec}`);
+  t.equal(r.err, tried("not this executable's version"), 'nor another build of it');
+
+  r = await start(`mkdir -m 777 ${dir}/shared`, `TMPDIR=${dir}/shared RUNTIME_DIRECTORY=${noexec}`);
+  t.equal(r.code, 71, 'a directory all may write, without the sticky bit, is skipped');
+  t.match(r.err, `; ${dir}/shared (TMPDIR): writable by group or others without the sticky bit; `);
+
+  r = await start('', `TMPDIR=${noexec}`, 'exec');
+  t.equal(r.code, 0, `no RUNTIME_DIRECTORY, TMPDIR noexec: starts from /dev/shm ${r.err}`);
+  pid = Number(readFileSync(join(dir, 'pid'), 'utf8'));
+  t.match(addonMap(pid).join('\n'), /\/dev\/shm\/#\d+ \(deleted\)|\/proc\/self\/fd/, 'mapped from an unnamed file in /dev/shm');
+  await stop();
+  r = await start(`mkdir -m 700 ${dir}/ok`, `TMPDIR=${dir}/ok RUNTIME_DIRECTORY=${noexec}`);
+  t.equal(r.code, 0, `RUNTIME_DIRECTORY noexec: starts from TMPDIR ${r.err}`);
+  await stop();
   await waitFor('no daemon', () => !existsSync(join(dir, 'pid')), 1000);
 });

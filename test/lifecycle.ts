@@ -30,7 +30,8 @@ for (const launcher of launchers()) {
       // An fd the starting shell had open must not reach the daemon.
       const inherited = openSync(join(dir, 'inherited'), 'w');
       t.teardown(() => closeSync(inherited));
-      const r = await run(daemon('--listen', '127.0.0.1:0', '--pidfile', pidFile, '--log', join(dir, 'log')), {
+      // Started from a shell whose umask is 077: forked, it resets to daemon(7)'s 022.
+      const r = await run(['sh', '-c', 'umask 077; exec "$@"', 'sh', ...daemon('--listen', '127.0.0.1:0', '--pidfile', pidFile, '--log', join(dir, 'log'))], {
         extraFds: [inherited],
       });
       t.equal(r.code, 0, `parent exit code (stderr: ${r.err})`);
@@ -48,7 +49,9 @@ for (const launcher of launchers()) {
       t.equal(st.pgrp, pid, 'process group leader');
       t.equal(st.ttyNr, 0, 'no controlling terminal');
       t.equal(readlinkSync(`/proc/${pid}/cwd`), '/', 'cwd is /');
-      t.match(readFileSync(`/proc/${pid}/status`, 'utf8'), /^Umask:\t0022$/m, 'umask 022');
+      t.match(readFileSync(`/proc/${pid}/status`, 'utf8'), /^Umask:\t0022$/m, 'umask 022 (the shell had 077)');
+      t.equal(readFileSync(`/proc/${pid}/comm`, 'utf8'), `${name}\n`, `named ${name} (pgrep -x, killall), not MainThread`);
+      t.same((await run(['pgrep', '-x', name])).stdout.trim().split('\n').map(Number).filter((p) => p === pid), [pid], `pgrep -x ${name} finds it`);
       const fds = fdTargets(pid);
       t.equal(fds.get(0), '/dev/null', 'stdin is /dev/null');
       t.equal(fds.get(1), join(dir, 'log'), 'stdout is the log file once ready too');
@@ -250,7 +253,8 @@ for (const launcher of launchers()) {
 
     t.test('--foreground stays attached, logs to stderr, stops cleanly on SIGTERM', async (t) => {
       const dir = tempDir(t);
-      const child = spawnClean(daemon('-f', '--listen', '127.0.0.1:0', '--chdir', dir), { stdio: ['ignore', 'pipe', 'pipe'] });
+      // As a service manager starts it with UMask=0027: the umask given is kept.
+      const child = spawnClean(['sh', '-c', 'umask 027; exec "$@"', 'sh', ...daemon('-f', '--listen', '127.0.0.1:0', '--chdir', dir)], { stdio: ['ignore', 'pipe', 'pipe'] });
       let err = '';
       child.stderr!.on('data', (b: Buffer) => (err += b.toString()));
       const exited = new Promise<[number | null, string | null]>((r) => child.on('close', (c, s) => r([c, s])));
@@ -259,6 +263,8 @@ for (const launcher of launchers()) {
       t.same(listenerPids(port), [child.pid], 'no fork: the started process itself serves');
       t.equal((await get(port)).body, `${greeting}\n`);
       t.equal(readlinkSync(`/proc/${child.pid}/cwd`), dir, '--chdir honoured');
+      t.match(readFileSync(`/proc/${child.pid}/status`, 'utf8'), /^Umask:\t0027$/m, 'the umask it was given (027) is kept');
+      t.equal(readFileSync(`/proc/${child.pid}/comm`, 'utf8'), `${name}\n`, `named ${name}`);
       child.kill('SIGTERM');
       const [code, signal] = await exited;
       t.equal(code, 0);

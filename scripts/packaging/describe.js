@@ -26,13 +26,15 @@ function describe(overrides = {}) {
   const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
   const f = pkg.forkd;
   const exe = join(root, 'out', f.name);
-  let built;
-  try {
-    built = statSync(exe).mtimeMs;
-  } catch {
-    throw new Error(`${exe} is missing; run "npm run build" first`);
+  const addon = join(root, 'build', 'Release', 'forkd.node');
+  for (const file of [exe, addon]) {
+    try {
+      statSync(file);
+    } catch {
+      throw new Error(`${file} is missing; run "npm run build" first`);
+    }
   }
-  const newer = newerInput(built);
+  const newer = newerInput(statSync(exe).mtimeMs);
   if (newer) throw new Error(`${exe} is older than ${newer}; run "npm run build" first`);
   const id = {
     name: f.name,
@@ -63,6 +65,10 @@ function describe(overrides = {}) {
   /** @type {{path: string, mode: number, content: Buffer, conffile?: boolean, role: string}[]} */
   const files = [
     { role: 'executable', path: `/usr/sbin/${id.name}`, mode: 0o755, content: readFileSync(exe) },
+    // The executable loads this copy of its native addon in preference to writing its own to a
+    // temporary directory, which may be noexec (src/daemon/native.ts): the same bytes as the
+    // asset inside it, root-owned, beside it as /usr/lib/NAME/ is beside /usr/sbin/NAME.
+    { role: 'library', path: `/usr/lib/${id.name}/forkd.node`, mode: 0o644, content: readFileSync(addon) },
     { role: 'unit', path: `${id.name}.service`, mode: 0o644, content: text(render.serviceUnit(id)) },
     { role: 'unit', path: `${id.name}.socket`, mode: 0o644, content: text(render.socketUnit(id)) },
     { role: 'config', path: `/etc/init.d/${id.name}`, mode: 0o755, content: text(render.initScript(id)), conffile: true },

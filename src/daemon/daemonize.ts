@@ -18,7 +18,10 @@ export interface DaemonOptions {
   pidFile?: string;
   /** Working directory of the daemon. Default "/". */
   chdir?: string;
-  /** Default 0o022. */
+  /**
+   * Forked (daemon(7)): default 0o022. With foreground (under a service manager) the umask
+   * given, such as the unit's UMask=, is kept unless this is set.
+   */
   umask?: number;
   /** Absolute path of the log file once ready; default /dev/null (stderr with --foreground). */
   logFile?: string;
@@ -49,6 +52,8 @@ const signalNames = Object.fromEntries(
  * returns there. In the daemon (and with `foreground`) it returns the Daemon.
  */
 export function daemonize(opts: DaemonOptions): Daemon {
+  // Named as the daemon, not Node's "MainThread": for ps, pgrep -x, killall, systemctl status.
+  native().setProcessName(opts.name);
   const readyFd = takeReadyChannel();
   if (readyFd === undefined && !opts.foreground) runParent(opts);
   return new Daemon(opts, readyFd);
@@ -234,7 +239,8 @@ export class Daemon {
   }
 
   private setUp(): void {
-    process.umask(this.opts.umask ?? 0o022);
+    if (this.opts.umask !== undefined) process.umask(this.opts.umask);
+    else if (!this.foreground) process.umask(0o022); // forked: daemon(7)'s reset
     const dir = this.opts.chdir ?? '/';
     try {
       process.chdir(dir);

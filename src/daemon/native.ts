@@ -1,7 +1,7 @@
 // The one loader of the native addon (native/, built by cmake-js).
-import { closeSync, constants, mkdtempSync, openSync, rmdirSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, constants, mkdtempSync, openSync, readFileSync, rmdirSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { getSystemErrorName } from 'node:util';
 import { DaemonError, EX } from './exit-codes';
 import { singleExecutable } from './executable';
@@ -33,6 +33,8 @@ export interface NativeAddon {
   lookupGroup(name: string): number;
   dropPrivileges(user: string, uid: number, gid: number): void;
   setCloexec(fd: number): void;
+  /** prctl(PR_SET_NAME): the process name (/proc/PID/comm) that ps, pgrep -x and killall match. */
+  setProcessName(name: string): void;
 }
 
 const builtAt = '../../build/Release/forkd.node';
@@ -52,73 +54,129 @@ function load(): NativeAddon {
   }
 }
 
-/** Where the executable may put the addon for dlopen: private to this user, never shared. */
-function addonDir(): { dir: string; variable: string } {
+/**
+ * Where the single executable loads its addon from, in this order (the first that works wins):
+ *
+ * 1. the installed copy, PREFIX/lib/NAME/forkd.node beside PREFIX/sbin/NAME (the packages put
+ *    it in /usr/lib/NAME/), used only if it holds exactly the executable's own bytes and it and
+ *    every directory above it are root-owned and writable by no group or other user: it works
+ *    whatever /run and /tmp allow, under ProtectSystem=strict and PrivateTmp=yes too;
+ * 2. the service manager's $RUNTIME_DIRECTORY, 3. $TMPDIR (else /tmp), 4. /dev/shm: the bytes
+ *    go to an unnamed O_TMPFILE there (no name anyone could open or replace, gone when closed)
+ *    and are loaded through /proc/self/fd; where the file system has no O_TMPFILE, into a fresh
+ *    0700 directory, removed at once. A directory others may write without the sticky bit is
+ *    skipped, and so is one mounted noexec.
+ *
+ * When all fail, the error lists each place tried and why. (memfd_create would need no mount,
+ * but creating one takes native code, which is this addon: later addons may use it.)
+ */
+function candidates(): { dir: string; how: string; installed?: boolean }[] {
+  const exe = process.execPath;
+  const list: { dir: string; how: string; installed?: boolean }[] = [
+    { dir: join(dirname(dirname(exe)), 'lib', basename(exe)), how: 'installed copy', installed: true },
+  ];
   const runtime = process.env.RUNTIME_DIRECTORY?.split(':')[0];
-  if (runtime) return { dir: runtime, variable: 'RUNTIME_DIRECTORY' };
-  return { dir: tmpdir(), variable: 'TMPDIR' };
+  if (runtime) list.push({ dir: runtime, how: 'RUNTIME_DIRECTORY' });
+  list.push({ dir: tmpdir(), how: process.env.TMPDIR ? 'TMPDIR' : 'TMPDIR unset' }, { dir: '/dev/shm', how: '' });
+  return list.filter((c, i) => list.findIndex((o) => o.dir === c.dir) === i);
 }
 
-/**
- * dlopen needs a file. In the single executable the addon is an asset in memory: write it to an
- * unnamed O_TMPFILE (no name anyone could open or replace, gone when closed) and load it through
- * /proc/self/fd; where the file system has no O_TMPFILE, use a fresh 0700 directory and remove
- * the file at once. Nothing is left behind, and nothing is read from a shared cache.
- */
+/** Why path must not be loaded from, if it or a directory above it is writable by others or not root's. */
+function notRootOnly(path: string): string | undefined {
+  for (let p = path; ; p = dirname(p)) {
+    const st = statSync(p);
+    if (st.uid !== 0) return `${p} is not owned by root`;
+    if (st.mode & 0o022) return `${p} is writable by group or others`;
+    if (p === '/') return undefined;
+  }
+}
+
+/** Loads the addon from the first place that works; see candidates(). */
 function loadFromExecutable(bytes: Buffer): NativeAddon {
-  const { dir, variable } = addonDir();
-  const module = { exports: {} as NativeAddon };
-  const dlopenFrom = (path: string) => {
+  const tried: string[] = [];
+  for (const c of candidates()) {
     try {
-      process.dlopen(module, path);
+      return c.installed ? loadInstalled(join(c.dir, addonAsset), bytes) : loadViaDirectory(c.dir, bytes);
     } catch (e) {
-      const why = e instanceof Error ? e.message.split('\n')[0] : String(e);
-      if (/too many open files/i.test(why)) outOfFds({ code: 'EMFILE' });
-      const noexec = /failed to map segment|operation not permitted/i.test(why);
-      throw new DaemonError(
-        noexec
-          ? `cannot load the native addon from ${dir}: it is mounted noexec; set ${variable} to a directory where code may run`
-          : `cannot load the native addon from ${dir}: ${why}; set ${variable} to another directory`,
-        EX.OSERR,
-      );
+      if (e instanceof DaemonError) throw e; // out of fds: no other place will do better
+      tried.push(`${c.installed ? join(c.dir, addonAsset) : c.dir}${c.how ? ` (${c.how})` : ''}: ${(e as Error).message}`);
     }
-  };
+  }
+  throw new DaemonError(
+    `cannot load the native addon; tried ${tried.join('; ')}. Install the package's copy, or set TMPDIR to a private directory where code may run`,
+    EX.OSERR,
+  );
+}
+
+function loadInstalled(file: string, bytes: Buffer): NativeAddon {
+  let content: Buffer;
+  try {
+    content = readFileSync(file);
+  } catch (e) {
+    throw new Error((e as NodeJS.ErrnoException).code === 'ENOENT' ? 'absent' : `unreadable (${(e as NodeJS.ErrnoException).code})`);
+  }
+  const unsafe = notRootOnly(file);
+  if (unsafe) throw new Error(unsafe);
+  if (!content.equals(bytes)) throw new Error("not this executable's version");
+  return dlopen(file);
+}
+
+function dlopen(path: string): NativeAddon {
+  const module = { exports: {} as NativeAddon };
+  try {
+    process.dlopen(module, path);
+  } catch (e) {
+    const why = e instanceof Error ? e.message.split('\n')[0] : String(e);
+    if (/too many open files/i.test(why)) outOfFds({ code: 'EMFILE' });
+    throw new Error(/failed to map segment|operation not permitted/i.test(why) ? 'mounted noexec' : why);
+  }
+  return module.exports;
+}
+
+function loadViaDirectory(dir: string, bytes: Buffer): NativeAddon {
+  let st;
+  try {
+    st = statSync(dir);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new Error(code === 'ENOENT' ? 'absent' : `cannot stat it (${code})`);
+  }
+  if (!st.isDirectory()) throw new Error('not a directory');
+  // Others could rename a private directory made there and put theirs in its place.
+  if (st.mode & 0o022 && !(st.mode & 0o1000)) throw new Error('writable by group or others without the sticky bit');
   const O_TMPFILE = 0o20000000 | constants.O_DIRECTORY;
   let fd: number | undefined;
   try {
     fd = openSync(dir, O_TMPFILE | constants.O_RDWR, 0o600);
   } catch (e) {
     outOfFds(e);
-    fd = undefined; // no O_TMPFILE here (or no such directory: the fallback says which)
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EACCES' || code === 'EROFS' || code === 'EPERM') throw new Error(`not writable (${code})`);
+    fd = undefined; // no O_TMPFILE on this file system
   }
   if (fd !== undefined) {
     try {
       writeAllSync(fd, bytes);
-      dlopenFrom(`/proc/self/fd/${fd}`);
+      return dlopen(`/proc/self/fd/${fd}`);
     } finally {
       closeSync(fd);
     }
-    return module.exports;
   }
   let privateDir: string;
   try {
     privateDir = mkdtempSync(join(dir, 'forkd-addon-'));
   } catch (e) {
     outOfFds(e);
-    throw new DaemonError(
-      `cannot load the native addon: cannot create a private directory in ${dir} (${(e as NodeJS.ErrnoException).code}); set ${variable} to a writable directory`,
-      EX.OSERR,
-    );
+    throw new Error(`cannot create a private directory (${(e as NodeJS.ErrnoException).code})`);
   }
   const file = join(privateDir, addonAsset);
   try {
     writeFileSync(file, bytes, { mode: 0o600, flag: 'wx' });
-    dlopenFrom(file);
+    return dlopen(file);
   } finally {
     rmSync(file, { force: true });
     rmdirSync(privateDir);
   }
-  return module.exports;
 }
 
 /** Out of file descriptors is not the directory's fault: name the limit, not TMPDIR. */

@@ -93,6 +93,16 @@ export async function startServer(daemon: Daemon, opts: ServerOptions): Promise<
   daemon.ready(`serving ${servers.length} socket(s)`);
 }
 
+/**
+ * --check-config (in the spirit of nginx -t): reads what a start or a reload would, throws its
+ * DaemonError (exit 78) if that fails, else returns a line saying what was checked.
+ */
+export function checkConfig(opts: ServerOptions): string {
+  const config = loadConfig(opts.configPath, opts.configRequired);
+  const listen = opts.listen ?? formatAddress(config.listen);
+  return config.fromFile ? `config ${opts.configPath} is valid (listen ${listen})` : `no config file at ${opts.configPath}; the defaults are valid (listen ${listen})`;
+}
+
 function listen(server: Server, endpoint: Address | ListenFd): Promise<Address> {
   return new Promise((resolve, reject) => {
     const onError = (e: Error) => {

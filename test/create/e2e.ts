@@ -4,11 +4,11 @@
 // the update added included), daemonise and serve as out/acmed, and package itself, without a
 // trace of the reference name.
 import { execFileSync } from 'node:child_process';
-import { appendFileSync, existsSync, readdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { name as referenceName } from '../lib/identity';
-import { get, hostLock, listenerPids, portFree, portFrom, run, spawnClean, tempDir } from '../lib/proc';
+import { get, listenerPids, portFrom, run, spawnClean, tempDir } from '../lib/proc';
 import { changedRuntimeFile, forgetNpx, gitIdentity, mentioning, twoVersions, v2Marker } from './lib';
 
 // The nested build and test suite take minutes; tell tap's runner this file may take 45.
@@ -58,20 +58,31 @@ t.test('npm pack, npm exec create-forkd-app, update it to a next version, then b
   const [setUp, test] = [...readme.matchAll(/^```sh\n([\s\S]*?)```/gm)].map((m) => m[1].trim());
   t.equal(test, 'npm test', 'the second is npm test');
 
-  await t.test(`the README's first command builds and serves on 127.0.0.1:8080`, async (t) => {
-    await hostLock(t, 'host-state'); // the packaged config's port, which the nested packaging test uses too
-    // Free now, and the lock keeps our tests off it: whatever listens there next is the README's.
-    if (!(await portFree(8080))) return t.fail('port 8080 is in use on this machine; free it to run this test');
-    const child = spawnClean(['sh', '-c', setUp], { cwd: project, stdio: 'ignore' });
+  await t.test(`the README's first command builds and serves on 127.0.0.1:8080, in a network namespace of its own`, { skip: process.getuid!() !== 0 && 'unshare -n needs root' }, async (t) => {
+    // Its last step, the server, runs in a private network namespace: its fixed port 8080 is
+    // never bound on this machine. The steps before it (npm install, the build) run as written.
+    const steps = setUp.split(' && ');
+    const serve = steps.pop()!;
+    const built = await run(['sh', '-c', steps.join(' && ')], { cwd: project, ...minutes(15) });
+    ok(built, steps.join(' && '));
+    // A simple command ("node dist/main.js --foreground"): exec'd all the way down, so this pid
+    // becomes the server's, and SIGTERM reaches it rather than a shell.
+    const child = spawnClean(['unshare', '-n', 'sh', '-c', 'ip link set lo up && exec "$@"', 'sh', ...serve.split(' ')], { cwd: project, stdio: 'ignore' });
     const ended = new Promise<number | null>((done) => child.on('exit', (code) => done(code)));
-    t.teardown(() => listenerPids(8080).forEach((p) => process.kill(p, 'SIGTERM')));
+    t.teardown(() => child.kill('SIGKILL'));
+    const netns = (pid: number) => readlinkSync(`/proc/${pid}/ns/net`);
+    const ours = netns(process.pid);
+    // GET / from inside its namespace, with this same Node.
+    const getInside = () =>
+      run(['nsenter', '-t', String(child.pid), '-n', process.execPath, '-e', "fetch('http://127.0.0.1:8080/').then((r) => r.text()).then((b) => process.stdout.write(b), () => {})"]).then((r) => r.stdout);
     let body = '';
-    for (const deadline = Date.now() + 10 * 60_000; !body && Date.now() < deadline; ) {
-      body = await get(8080).then((r) => r.body, () => '');
+    for (const deadline = Date.now() + 2 * 60_000; !body && Date.now() < deadline; ) {
+      if (netns(child.pid!) !== ours) body = await getInside();
       if (!body) await new Promise((r) => setTimeout(r, 500));
     }
-    t.equal(body, 'Hello from acmed!\n', 'it answers on 8080');
-    listenerPids(8080).forEach((p) => process.kill(p, 'SIGTERM'));
+    t.equal(body, 'Hello from acmed!\n', 'it answers on 8080 in its namespace');
+    t.same(listenerPids(8080).filter((p) => netns(p) !== ours), [], 'nothing it started listens on 8080 here');
+    child.kill('SIGTERM');
     t.equal(await ended, 0, 'SIGTERM stops it cleanly');
   });
 

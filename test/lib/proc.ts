@@ -1,8 +1,7 @@
 // Test helpers: start real processes, read what /proc says about them, clean up after them.
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -67,36 +66,6 @@ export function run(argv: string[], opts: RunOptions = {}): Promise<Ran> {
       const stderr = Buffer.concat(err);
       done({ pid: child.pid!, code, signal, stdout: Buffer.concat(out).toString(), stderr, err: stderr.toString() });
     });
-  });
-}
-
-/**
- * Holds a machine-wide lock until the test ends. It serialises what concurrent test runs share
- * on this host (dpkg, the packaged config's port), including the run inside a project that
- * test/create/e2e.ts generates. flock holds it while `cat` waits on a pipe that only this
- * process holds, so it is released even if this process dies.
- */
-export async function hostLock(t: { teardown(fn: () => void | Promise<void>): void }, name: string): Promise<void> {
-  const file = existsSync('/run/lock') ? `/run/lock/forkd-test-${name}.lock` : join(tmpdir(), `forkd-test-${name}.lock`);
-  const holder = spawn('flock', [file, 'sh', '-c', 'echo held; exec cat'], { stdio: ['pipe', 'pipe', 'inherit'] });
-  await new Promise<void>((done, fail) => {
-    holder.on('error', fail);
-    holder.on('exit', () => fail(new Error(`flock ${file} ended before the lock was held`)));
-    holder.stdout!.once('data', () => done());
-  });
-  t.teardown(() => {
-    const gone = new Promise((done) => holder.once('exit', done));
-    holder.stdin!.end();
-    return gone.then(() => undefined);
-  });
-}
-
-/** Whether nothing listens on 127.0.0.1:port (a fixed port that a packaged config uses). */
-export async function portFree(port: number): Promise<boolean> {
-  const s = createServer();
-  return new Promise((done) => {
-    s.once('error', () => done(false));
-    s.listen(port, '127.0.0.1', () => s.close(() => done(true)));
   });
 }
 
