@@ -85,13 +85,23 @@ async function startup() {
     t0 = now();
     const fg = spawn(exe, ['--foreground', '--listen', '127.0.0.1:0'], { stdio: ['ignore', 'ignore', 'pipe'] });
     const m = await waitLine(fg, /listening on http:\/\/[^\s]*:(\d+)/);
-    await new Promise((resolve, reject) => net.connect(Number(m[1]), '127.0.0.1', function () { this.destroy(); resolve(); }).on('error', reject));
+    await new Promise((resolve, reject) =>
+      net
+        .connect(Number(m[1]), '127.0.0.1', function () {
+          this.destroy();
+          resolve();
+        })
+        .on('error', reject),
+    );
     fgMs.push(now() - t0);
     await stopPid(fg.pid);
   }
   const d = median(daemonMs);
   const f = median(fgMs);
-  figure('startup', `daemon mode ${ms(d)} / foreground ${ms(f)} = ${(d / f).toFixed(2)} (medians of ${runs}, interleaved)`);
+  figure(
+    'startup',
+    `daemon mode ${ms(d)} / foreground ${ms(f)} = ${(d / f).toFixed(2)} (medians of ${runs}, interleaved)`,
+  );
 }
 
 /** Relay: MB of start-up output through fork_parent vs through cat, byte-exact, first to last byte. */
@@ -104,7 +114,9 @@ async function relay() {
   const writer = path.join(__dirname, 'writer.js');
   const measure = (argv, stream) =>
     new Promise((resolve, reject) => {
-      const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', stream === 'stdout' ? 'pipe' : 'ignore', stream === 'stderr' ? 'pipe' : 'ignore'] });
+      const child = spawn(argv[0], argv.slice(1), {
+        stdio: ['ignore', stream === 'stdout' ? 'pipe' : 'ignore', stream === 'stderr' ? 'pipe' : 'ignore'],
+      });
       const hash = createHash('sha256');
       let first = 0;
       let bytes = 0;
@@ -128,7 +140,10 @@ async function relay() {
   }
   const r = median(relayed);
   const c = median(catted);
-  figure('relay', `${mb(size)} byte-exact: fork_parent ${mb(r)}/s / cat ${mb(c)}/s = ${(r / c).toFixed(2)} (medians of ${rounds})`);
+  figure(
+    'relay',
+    `${mb(size)} byte-exact: fork_parent ${mb(r)}/s / cat ${mb(c)}/s = ${(r / c).toFixed(2)} (medians of ${rounds})`,
+  );
 }
 
 /** VmRSS, and RssAnon: the process's own memory (heap, stacks), without the mapped executable. */
@@ -163,9 +178,10 @@ async function serving() {
         pid = Number(fs.readFileSync(pidFile, 'utf8'));
       } else {
         // "node": the same server under plain node; "foreground": the same executable, not forked.
-        const argv = kind === 'node'
-          ? [...pin, node, path.join(root, 'dist', 'main.js'), '--foreground', '--listen', '127.0.0.1:0']
-          : [...pin, exe, '--foreground', '--listen', '127.0.0.1:0'];
+        const argv =
+          kind === 'node'
+            ? [...pin, node, path.join(root, 'dist', 'main.js'), '--foreground', '--listen', '127.0.0.1:0']
+            : [...pin, exe, '--foreground', '--listen', '127.0.0.1:0'];
         fg = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
         port = Number((await waitLine(fg, /listening on http:\/\/[^\s]*:(\d+)/))[1]);
         pid = fg.pid;
@@ -183,8 +199,14 @@ async function serving() {
   const d = median(results.daemon);
   const n = median(results.node);
   const f = median(results.foreground);
-  figure('serving-same-executable', `daemonised ${d.toFixed(0)} req/s / ${name} --foreground ${f.toFixed(0)} req/s = ${(d / f).toFixed(3)} (what daemonising alone costs)`);
-  figure('serving', `daemonised ${d.toFixed(0)} req/s / plain node ${n.toFixed(0)} req/s = ${(d / n).toFixed(3)} (50 connections, ${seconds} s, ${rounds} interleaved rounds${pin.length ? ', server and load on separate cores' : ''})`);
+  figure(
+    'serving-same-executable',
+    `daemonised ${d.toFixed(0)} req/s / ${name} --foreground ${f.toFixed(0)} req/s = ${(d / f).toFixed(3)} (what daemonising alone costs)`,
+  );
+  figure(
+    'serving',
+    `daemonised ${d.toFixed(0)} req/s / plain node ${n.toFixed(0)} req/s = ${(d / n).toFixed(3)} (50 connections, ${seconds} s, ${rounds} interleaved rounds${pin.length ? ', server and load on separate cores' : ''})`,
+  );
   for (const when of ['idle', 'load']) {
     const m = (k, part) => median(mem[k][when].map((x) => x[part]));
     const [d, n, f] = ['daemon', 'node', 'foreground'].map((k) => m(k, 'all'));
@@ -205,7 +227,9 @@ function sizes() {
   const v = pkg.version;
   const found = [`${name}_${v}_amd64.deb`, `${name}-${v}-1.x86_64.rpm`, `${name}-${v}-linux-x64.tar.gz`].map((f) => {
     const p = path.join(root, 'out', f);
-    return fs.existsSync(p) ? `${f} ${mb(fs.statSync(p).size)} (${(fs.statSync(p).size / exeSize).toFixed(2)} of the executable)` : `${f} not built (npm run package)`;
+    return fs.existsSync(p)
+      ? `${f} ${mb(fs.statSync(p).size)} (${(fs.statSync(p).size / exeSize).toFixed(2)} of the executable)`
+      : `${f} not built (npm run package)`;
   });
   figure('packages', found.join(', '));
 }
@@ -231,7 +255,11 @@ async function traced(straceArgs, argv, pidFile, control = [exe]) {
 
 /** Parent path: exec to fork of the starting process (strace), against the whole of --version. */
 async function parentPath() {
-  const { pid, lines } = await traced(['-ttt', '-e', 'trace=execve,clone,fork,vfork,exit_group'], [exe, '--listen', '127.0.0.1:0', '--pidfile', path.join(tmp, 'lean.pid')], path.join(tmp, 'lean.pid'));
+  const { pid, lines } = await traced(
+    ['-ttt', '-e', 'trace=execve,clone,fork,vfork,exit_group'],
+    [exe, '--listen', '127.0.0.1:0', '--pidfile', path.join(tmp, 'lean.pid')],
+    path.join(tmp, 'lean.pid'),
+  );
   const parent = lines[0].split(/\s+/)[0];
   // strace pads the pid column: "7226  1795561351.533013 execve(...)".
   const t = (re) => Number((lines.find((l) => l.startsWith(`${parent} `) && re.test(l)) || '').split(/\s+/)[1]);
@@ -247,7 +275,12 @@ async function parentPath() {
   }
   const devPidFile = path.join(tmp, 'dev.pid');
   const dev = [node, path.join(root, 'dist', 'main.js')];
-  const { pid: dpid, lines: devLines } = await traced(['-e', 'trace=openat'], [...dev, '--listen', '127.0.0.1:0', '--pidfile', devPidFile], devPidFile, dev);
+  const { pid: dpid, lines: devLines } = await traced(
+    ['-e', 'trace=openat'],
+    [...dev, '--listen', '127.0.0.1:0', '--pidfile', devPidFile],
+    devPidFile,
+    dev,
+  );
   const devParent = devLines[0].split(/\s+/)[0];
   const js = (p) => devLines.filter((l) => l.split(/\s+/)[0] === String(p) && /\.js", .*= \d+$/.test(l)).length;
   figure(
@@ -268,12 +301,17 @@ function buildTime() {
   const r = spawnSync('npm', ['run', 'build'], { cwd: copy, stdio: 'ignore' });
   const took = now() - t0;
   if (r.status !== 0) throw new Error('npm run build failed in a clean copy');
-  figure('build', `clean npm run build ${(took / 1000).toFixed(1)} s on ${os.cpus().length} cores (native + tsc + executable)`);
+  figure(
+    'build',
+    `clean npm run build ${(took / 1000).toFixed(1)} s on ${os.cpus().length} cores (native + tsc + executable)`,
+  );
 }
 
 async function main() {
   if (!fs.existsSync(exe)) throw new Error(`${exe} is missing: run "npm run build" first`);
-  process.stdout.write(`forkd benchmarks${quick ? ' (--quick)' : ''}: ${name} ${pkg.version}, Node ${execFileSync(node, ['--version'], { encoding: 'utf8' }).trim()}, ${os.cpus().length} cores\n`);
+  process.stdout.write(
+    `forkd benchmarks${quick ? ' (--quick)' : ''}: ${name} ${pkg.version}, Node ${execFileSync(node, ['--version'], { encoding: 'utf8' }).trim()}, ${os.cpus().length} cores\n`,
+  );
   if (wanted('startup')) await startup();
   if (wanted('relay')) await relay();
   if (wanted('serving')) await serving();

@@ -17,27 +17,27 @@
 namespace {
 
 // Throws an Error shaped like Node's own system errors (errno, syscall); the loader adds `code`.
-Napi::Error SystemError(Napi::Env env, int err, const char* syscall) {
+Napi::Error SystemError(Napi::Env env, int err, const char *syscall) {
   Napi::Error e = Napi::Error::New(env, std::string(syscall) + ": " + std::strerror(err));
   e.Set("errno", Napi::Number::New(env, err));
   e.Set("syscall", Napi::String::New(env, syscall));
   return e;
 }
 
-int32_t IntArg(const Napi::CallbackInfo& info, size_t i, const char* what) {
+int32_t IntArg(const Napi::CallbackInfo &info, size_t i, const char *what) {
   if (info.Length() <= i || !info[i].IsNumber())
     throw Napi::TypeError::New(info.Env(), std::string(what) + " must be a number");
   return info[i].As<Napi::Number>().Int32Value();
 }
 
-std::string StringArg(const Napi::CallbackInfo& info, size_t i, const char* what) {
+std::string StringArg(const Napi::CallbackInfo &info, size_t i, const char *what) {
   if (info.Length() <= i || !info[i].IsString())
     throw Napi::TypeError::New(info.Env(), std::string(what) + " must be a string");
   return info[i].As<Napi::String>().Utf8Value();
 }
 
 // forkParent(name, readyTimeoutMs, stopGraceMs) -> { pid, exitCode, raiseSignal } in the parent.
-Napi::Value ForkParent(const Napi::CallbackInfo& info) {
+Napi::Value ForkParent(const Napi::CallbackInfo &info) {
   std::string name = StringArg(info, 0, "name");
   fork_parent_options opts{};
   opts.name = name.c_str();
@@ -52,19 +52,19 @@ Napi::Value ForkParent(const Napi::CallbackInfo& info) {
   return out;
 }
 
-Napi::Value ClaimReadyChannel(const Napi::CallbackInfo& info) {
+Napi::Value ClaimReadyChannel(const Napi::CallbackInfo &info) {
   if (fork_parent_claim(IntArg(info, 0, "fd")) < 0)
     throw SystemError(info.Env(), errno, "claim ready channel");
   return info.Env().Undefined();
 }
 
-Napi::Value SignalReady(const Napi::CallbackInfo& info) {
+Napi::Value SignalReady(const Napi::CallbackInfo &info) {
   if (fork_parent_ready(IntArg(info, 0, "fd")) < 0)
     throw SystemError(info.Env(), errno, "write ready channel");
   return info.Env().Undefined();
 }
 
-Napi::Value PidfileAcquire(const Napi::CallbackInfo& info) {
+Napi::Value PidfileAcquire(const Napi::CallbackInfo &info) {
   std::string path = StringArg(info, 0, "path");
   pid_t holder = 0;
   int fd = pidfile_acquire(path.c_str(), IntArg(info, 1, "pid"), &holder);
@@ -76,7 +76,7 @@ Napi::Value PidfileAcquire(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), fd);
 }
 
-Napi::Value PidfileProbe(const Napi::CallbackInfo& info) {
+Napi::Value PidfileProbe(const Napi::CallbackInfo &info) {
   std::string path = StringArg(info, 0, "path");
   pid_t pid = 0, holder = 0;
   int locked = pidfile_probe(path.c_str(), &pid, &holder);
@@ -88,22 +88,23 @@ Napi::Value PidfileProbe(const Napi::CallbackInfo& info) {
   return out;
 }
 
-Napi::Value PidfileRemoveStale(const Napi::CallbackInfo& info) {
+Napi::Value PidfileRemoveStale(const Napi::CallbackInfo &info) {
   std::string path = StringArg(info, 0, "path");
   int rc = pidfile_remove_stale(path.c_str(), IntArg(info, 1, "pid"));
   if (rc < 0) throw SystemError(info.Env(), errno, "remove pid file");
   return Napi::Boolean::New(info.Env(), rc == 1);
 }
 
-Napi::Value PidfileRelease(const Napi::CallbackInfo& info) {
+Napi::Value PidfileRelease(const Napi::CallbackInfo &info) {
   int fd = IntArg(info, 0, "fd");
   std::string path = StringArg(info, 1, "path");
-  if (pidfile_release(fd, path.c_str()) < 0) throw SystemError(info.Env(), errno, "unlink pid file");
+  if (pidfile_release(fd, path.c_str()) < 0)
+    throw SystemError(info.Env(), errno, "unlink pid file");
   return info.Env().Undefined();
 }
 
 // openLog(path, uid, gid) -> fd; uid -1: keep the owner (see safe_open_log).
-Napi::Value OpenLog(const Napi::CallbackInfo& info) {
+Napi::Value OpenLog(const Napi::CallbackInfo &info) {
   std::string path = StringArg(info, 0, "path");
   int fd = safe_open_log(path.c_str(), static_cast<uid_t>(IntArg(info, 1, "uid")),
                          static_cast<gid_t>(IntArg(info, 2, "gid")));
@@ -111,63 +112,68 @@ Napi::Value OpenLog(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), fd);
 }
 
-Napi::Value Dup2(const Napi::CallbackInfo& info) {
+Napi::Value Dup2(const Napi::CallbackInfo &info) {
   int from = IntArg(info, 0, "from"), to = IntArg(info, 1, "to");
   int rc;
-  do rc = dup2(from, to); while (rc < 0 && errno == EINTR);
+  do rc = dup2(from, to);
+  while (rc < 0 && errno == EINTR);
   if (rc < 0) throw SystemError(info.Env(), errno, "dup2");
   return info.Env().Undefined();
 }
 
 // notify(socketPath, state): one datagram to the service manager.
-Napi::Value Notify(const Napi::CallbackInfo& info) {
+Napi::Value Notify(const Napi::CallbackInfo &info) {
   std::string path = StringArg(info, 0, "socketPath");
   std::string state = StringArg(info, 1, "state");
-  if (sd_notify_send(path.c_str(), state.c_str()) < 0) throw SystemError(info.Env(), errno, "sd_notify");
+  if (sd_notify_send(path.c_str(), state.c_str()) < 0)
+    throw SystemError(info.Env(), errno, "sd_notify");
   return info.Env().Undefined();
 }
 
-Napi::Value MonotonicUsec(const Napi::CallbackInfo& info) {
+Napi::Value MonotonicUsec(const Napi::CallbackInfo &info) {
   return Napi::BigInt::New(info.Env(), static_cast<uint64_t>(sd_notify_monotonic_usec()));
 }
 
 // lookupUser(name) -> { uid, gid }; lookupGroup(name) -> gid.
-Napi::Value LookupUser(const Napi::CallbackInfo& info) {
+Napi::Value LookupUser(const Napi::CallbackInfo &info) {
   std::string name = StringArg(info, 0, "name");
   uid_t uid;
   gid_t gid;
-  if (privileges_lookup_user(name.c_str(), &uid, &gid) < 0) throw SystemError(info.Env(), errno, "getpwnam");
+  if (privileges_lookup_user(name.c_str(), &uid, &gid) < 0)
+    throw SystemError(info.Env(), errno, "getpwnam");
   Napi::Object out = Napi::Object::New(info.Env());
   out.Set("uid", Napi::Number::New(info.Env(), uid));
   out.Set("gid", Napi::Number::New(info.Env(), gid));
   return out;
 }
 
-Napi::Value LookupGroup(const Napi::CallbackInfo& info) {
+Napi::Value LookupGroup(const Napi::CallbackInfo &info) {
   std::string name = StringArg(info, 0, "name");
   gid_t gid;
-  if (privileges_lookup_group(name.c_str(), &gid) < 0) throw SystemError(info.Env(), errno, "getgrnam");
+  if (privileges_lookup_group(name.c_str(), &gid) < 0)
+    throw SystemError(info.Env(), errno, "getgrnam");
   return Napi::Number::New(info.Env(), gid);
 }
 
 // dropPrivileges(user, uid, gid): initgroups, setgid, setuid, verified.
-Napi::Value DropPrivileges(const Napi::CallbackInfo& info) {
+Napi::Value DropPrivileges(const Napi::CallbackInfo &info) {
   std::string user = StringArg(info, 0, "user");
   if (privileges_drop(user.c_str(), IntArg(info, 1, "uid"), IntArg(info, 2, "gid")) < 0)
     throw SystemError(info.Env(), errno, "drop privileges");
   return info.Env().Undefined();
 }
 
-Napi::Value SetCloexec(const Napi::CallbackInfo& info) {
+Napi::Value SetCloexec(const Napi::CallbackInfo &info) {
   int fd = IntArg(info, 0, "fd");
   int flags = fcntl(fd, F_GETFD);
-  if (flags < 0 || fcntl(fd, F_SETFD, flags | FD_CLOEXEC) < 0) throw SystemError(info.Env(), errno, "fcntl");
+  if (flags < 0 || fcntl(fd, F_SETFD, flags | FD_CLOEXEC) < 0)
+    throw SystemError(info.Env(), errno, "fcntl");
   return info.Env().Undefined();
 }
 
 // setProcessName(name): the name ps, pgrep -x, killall and systemctl status show (/proc/PID/comm,
 // at most 15 bytes), which Node sets to "MainThread". The command line stays as it was.
-Napi::Value SetProcessName(const Napi::CallbackInfo& info) {
+Napi::Value SetProcessName(const Napi::CallbackInfo &info) {
   std::string name = StringArg(info, 0, "name");
   if (prctl(PR_SET_NAME, name.c_str(), 0, 0, 0) < 0) throw SystemError(info.Env(), errno, "prctl");
   return info.Env().Undefined();
@@ -194,6 +200,6 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   return exports;
 }
 
-}  // namespace
+} // namespace
 
 NODE_API_MODULE(forkd, Init)

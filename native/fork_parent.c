@@ -37,11 +37,11 @@ struct plan {
   char **argv;
   char *argv_buf;
   char **envp;
-  char marker[64];      /* "FORKD_READY=<pid>:<fd>", written by the child */
-  char listen_pid[40];  /* "LISTEN_PID=<pid>", written by the child when fds are handed on */
-  int listen_fds;       /* socket-activation fds 3..3+n-1 handed on to the daemon */
+  char marker[64]; /* "FORKD_READY=<pid>:<fd>", written by the child */
+  char listen_pid[40]; /* "LISTEN_PID=<pid>", written by the child when fds are handed on */
+  int listen_fds; /* socket-activation fds 3..3+n-1 handed on to the daemon */
   int null_fd, out_r, out_w, err_r, err_w, ready_r, ready_w, sig_r, sig_w;
-  unsigned max_fd;      /* fallback bound for closing fds where close_range is missing */
+  unsigned max_fd; /* fallback bound for closing fds where close_range is missing */
 };
 
 static int sig_pipe_w = -1;
@@ -51,7 +51,8 @@ static const int relayed_signals[] = {SIGCHLD, SIGINT, SIGTERM, SIGHUP};
 static void on_signal(int sig) {
   int saved = errno;
   unsigned char b = (unsigned char)sig;
-  if (write(sig_pipe_w, &b, 1) < 0) { /* the pipe is full: a wake-up is pending anyway */ }
+  if (write(sig_pipe_w, &b, 1) < 0) { /* the pipe is full: a wake-up is pending anyway */
+  }
   errno = saved;
 }
 
@@ -65,7 +66,10 @@ static long now_ms(void) {
 static char *put_uint(char *p, unsigned long v) {
   char tmp[24];
   int n = 0;
-  do { tmp[n++] = (char)('0' + v % 10); v /= 10; } while (v);
+  do {
+    tmp[n++] = (char)('0' + v % 10);
+    v /= 10;
+  } while (v);
   while (n) *p++ = tmp[--n];
   return p;
 }
@@ -124,10 +128,20 @@ static int read_cmdline(struct plan *p) {
   size_t cap = 4096, len = 0;
   char *buf = malloc(cap + 1);
   for (;;) {
-    if (!buf) { close(fd); errno = ENOMEM; return -1; }
+    if (!buf) {
+      close(fd);
+      errno = ENOMEM;
+      return -1;
+    }
     ssize_t n = read(fd, buf + len, cap - len);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) { int e = errno; free(buf); close(fd); errno = e; return -1; }
+    if (n < 0) {
+      int e = errno;
+      free(buf);
+      close(fd);
+      errno = e;
+      return -1;
+    }
     if (n == 0) break;
     len += (size_t)n;
     if (len == cap) {
@@ -138,12 +152,20 @@ static int read_cmdline(struct plan *p) {
     }
   }
   close(fd);
-  if (len == 0) { free(buf); errno = ENOEXEC; return -1; }
+  if (len == 0) {
+    free(buf);
+    errno = ENOEXEC;
+    return -1;
+  }
   if (buf[len - 1] != '\0') buf[len++] = '\0';
   size_t argc = 0;
   for (size_t i = 0; i < len; i++) argc += buf[i] == '\0';
   p->argv = calloc(argc + 1, sizeof *p->argv);
-  if (!p->argv) { free(buf); errno = ENOMEM; return -1; }
+  if (!p->argv) {
+    free(buf);
+    errno = ENOMEM;
+    return -1;
+  }
   size_t k = 0;
   for (size_t i = 0; i < len; i += strlen(buf + i) + 1) p->argv[k++] = buf + i;
   p->argv_buf = buf;
@@ -162,7 +184,10 @@ static int build_env(struct plan *p) {
   size_t n = 0;
   while (environ[n]) n++;
   p->envp = calloc(n + 3, sizeof *p->envp);
-  if (!p->envp) { errno = ENOMEM; return -1; }
+  if (!p->envp) {
+    errno = ENOMEM;
+    return -1;
+  }
   const char *lpid = getenv("LISTEN_PID"), *lfds = getenv("LISTEN_FDS");
   if (lpid && lfds && strtol(lpid, NULL, 10) == (long)getpid()) {
     long nfds = strtol(lfds, NULL, 10);
@@ -185,10 +210,10 @@ static int plan_prepare(struct plan *p) {
   p->null_fd = p->out_r = p->out_w = p->err_r = p->err_w = -1;
   p->ready_r = p->ready_w = p->sig_r = p->sig_w = -1;
   struct rlimit rl;
-  p->max_fd = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
-                      rl.rlim_cur < 1u << 20
-                  ? (unsigned)rl.rlim_cur
-                  : 1u << 16;
+  p->max_fd =
+      getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < 1u << 20
+          ? (unsigned)rl.rlim_cur
+          : 1u << 16;
   int fds[2];
   if (read_cmdline(p) < 0 || build_env(p) < 0) return -1;
   p->null_fd = above_stdio(open("/dev/null", O_RDWR | O_CLOEXEC));
@@ -229,7 +254,8 @@ static void child_fail(const struct plan *p, unsigned char step) {
   msg[0] = 'E';
   msg[1] = step;
   memcpy(msg + 2, &err, sizeof err);
-  if (write(p->ready_w, msg, sizeof msg) < 0) { /* the parent then sees a plain exit */ }
+  if (write(p->ready_w, msg, sizeof msg) < 0) { /* the parent then sees a plain exit */
+  }
   _exit(FORK_PARENT_EX_OSERR);
 }
 
@@ -270,7 +296,11 @@ static void child_exec(struct plan *p) {
 static int write_all(int fd, const char *buf, size_t len) {
   while (len > 0) {
     ssize_t n = write(fd, buf, len);
-    if (n > 0) { buf += n; len -= (size_t)n; continue; }
+    if (n > 0) {
+      buf += n;
+      len -= (size_t)n;
+      continue;
+    }
     if (n < 0 && errno == EINTR) continue;
     if (n < 0 && errno == EAGAIN) {
       struct pollfd pfd = {.fd = fd, .events = POLLOUT};
@@ -298,8 +328,8 @@ static void say(const char *name, const char *fmt, ...) {
 /* One of the child's output pipes and where it goes: its stdout to ours, its stderr to ours. */
 struct stream {
   int src, dst;
-  int open;        /* the pipe has not reached EOF */
-  int dst_ok;      /* our end still takes bytes */
+  int open; /* the pipe has not reached EOF */
+  int dst_ok; /* our end still takes bytes */
   int use_splice;
 };
 
@@ -309,7 +339,7 @@ struct relay {
   pid_t pid;
   struct stream out[2];
   int ready, fail_step, fail_errno, reaped, status;
-  int cancel_sig, cancels;  /* the first cancelling signal, and how many came */
+  int cancel_sig, cancels; /* the first cancelling signal, and how many came */
 };
 
 static int input_pending(const struct stream *s) {
@@ -339,12 +369,15 @@ static ssize_t relay_some(struct stream *s) {
       continue;
     }
     if (errno == EPIPE) s->dst_ok = 0; /* from now on read and discard */
-    else s->use_splice = 0;            /* no splice there (a terminal): read and write */
+    else s->use_splice = 0; /* no splice there (a terminal): read and write */
   }
   char buf[65536];
   ssize_t n = read(s->src, buf, sizeof buf);
   if (n < 0 && (errno == EINTR || errno == EAGAIN)) return -1;
-  if (n <= 0) { s->open = 0; return 0; }
+  if (n <= 0) {
+    s->open = 0;
+    return 0;
+  }
   /* Once our end is gone (the terminal hung up), keep reading so the child never blocks. */
   if (s->dst_ok && write_all(s->dst, buf, (size_t)n) < 0) s->dst_ok = 0;
   return n;
@@ -360,8 +393,14 @@ static void read_ready(struct relay *r) {
   unsigned char msg[2 + sizeof(int)];
   ssize_t n = read(r->plan->ready_r, msg, sizeof msg);
   if (n < 0 && errno == EINTR) return;
-  if (n <= 0) { r->ready = READY_EOF; return; }
-  if (msg[0] == 'R') { r->ready = READY_YES; return; }
+  if (n <= 0) {
+    r->ready = READY_EOF;
+    return;
+  }
+  if (msg[0] == 'R') {
+    r->ready = READY_YES;
+    return;
+  }
   if (msg[0] == 'E' && n == (ssize_t)sizeof msg) {
     r->ready = READY_FAILED;
     r->fail_step = msg[1];
@@ -375,8 +414,12 @@ static void try_reap(struct relay *r) {
   if (r->reaped) return;
   int status;
   pid_t got;
-  do got = waitpid(r->pid, &status, WNOHANG); while (got < 0 && errno == EINTR);
-  if (got == r->pid) { r->reaped = 1; r->status = status; }
+  do got = waitpid(r->pid, &status, WNOHANG);
+  while (got < 0 && errno == EINTR);
+  if (got == r->pid) {
+    r->reaped = 1;
+    r->status = status;
+  }
 }
 
 /* Empties the self-pipe, counting the signals that cancel the start. */
@@ -398,8 +441,10 @@ static void relay_wait(struct relay *r, long timeout_ms) {
   pfd[n].fd = r->plan->sig_r, pfd[n++].events = POLLIN;
   for (int k = 0; k < 2; k++)
     if (r->out[k].open) i_out[k] = n, pfd[n].fd = r->out[k].src, pfd[n++].events = POLLIN;
-  if (r->ready == READY_WAITING) i_ready = n, pfd[n].fd = r->plan->ready_r, pfd[n++].events = POLLIN;
-  /* After stderr or the channel closes the child is dying: look for it often, not only on SIGCHLD. */
+  if (r->ready == READY_WAITING)
+    i_ready = n, pfd[n].fd = r->plan->ready_r, pfd[n++].events = POLLIN;
+  /* After stderr or the channel closes the child is dying: look for it often, not only on SIGCHLD.
+   */
   if ((!r->out[1].open || r->ready != READY_WAITING) && (timeout_ms < 0 || timeout_ms > 50))
     timeout_ms = 50;
   int got = poll(pfd, (nfds_t)n, (int)(timeout_ms < 0 ? -1 : timeout_ms));
@@ -429,8 +474,7 @@ static void stop_child(struct relay *r) {
     if (left > 0) relay_wait(r, left);
     /* Out of patience, or a second Ctrl-C: do not wait any longer. */
     if (!r->reaped && (deadline - now_ms() <= 0 || r->cancels > cancels)) {
-      if (r->cancels > cancels)
-        say(r->opts->name, "cancelled again: killing it (SIGKILL)");
+      if (r->cancels > cancels) say(r->opts->name, "cancelled again: killing it (SIGKILL)");
       else
         say(r->opts->name, "still running %ld s after SIGTERM: killing it (SIGKILL)",
             (deadline - start + 999) / 1000);
@@ -444,22 +488,23 @@ static void stop_child(struct relay *r) {
 }
 
 const char *fork_parent_signame(int sig, char *buf, size_t len) {
-  static const struct { int sig; const char *name; } names[] = {
-      {SIGHUP, "SIGHUP"},   {SIGINT, "SIGINT"},       {SIGQUIT, "SIGQUIT"}, {SIGILL, "SIGILL"},
-      {SIGTRAP, "SIGTRAP"}, {SIGABRT, "SIGABRT"},     {SIGBUS, "SIGBUS"},   {SIGFPE, "SIGFPE"},
-      {SIGKILL, "SIGKILL"}, {SIGUSR1, "SIGUSR1"},     {SIGSEGV, "SIGSEGV"}, {SIGUSR2, "SIGUSR2"},
-      {SIGPIPE, "SIGPIPE"}, {SIGALRM, "SIGALRM"},     {SIGTERM, "SIGTERM"}, {SIGCHLD, "SIGCHLD"},
-      {SIGCONT, "SIGCONT"}, {SIGSTOP, "SIGSTOP"},     {SIGTSTP, "SIGTSTP"}, {SIGTTIN, "SIGTTIN"},
-      {SIGTTOU, "SIGTTOU"}, {SIGURG, "SIGURG"},       {SIGXCPU, "SIGXCPU"}, {SIGXFSZ, "SIGXFSZ"},
+  static const struct {
+    int sig;
+    const char *name;
+  } names[] = {
+      {SIGHUP, "SIGHUP"},       {SIGINT, "SIGINT"},   {SIGQUIT, "SIGQUIT"},   {SIGILL, "SIGILL"},
+      {SIGTRAP, "SIGTRAP"},     {SIGABRT, "SIGABRT"}, {SIGBUS, "SIGBUS"},     {SIGFPE, "SIGFPE"},
+      {SIGKILL, "SIGKILL"},     {SIGUSR1, "SIGUSR1"}, {SIGSEGV, "SIGSEGV"},   {SIGUSR2, "SIGUSR2"},
+      {SIGPIPE, "SIGPIPE"},     {SIGALRM, "SIGALRM"}, {SIGTERM, "SIGTERM"},   {SIGCHLD, "SIGCHLD"},
+      {SIGCONT, "SIGCONT"},     {SIGSTOP, "SIGSTOP"}, {SIGTSTP, "SIGTSTP"},   {SIGTTIN, "SIGTTIN"},
+      {SIGTTOU, "SIGTTOU"},     {SIGURG, "SIGURG"},   {SIGXCPU, "SIGXCPU"},   {SIGXFSZ, "SIGXFSZ"},
       {SIGVTALRM, "SIGVTALRM"}, {SIGPROF, "SIGPROF"}, {SIGWINCH, "SIGWINCH"}, {SIGIO, "SIGIO"},
-      {SIGPWR, "SIGPWR"},   {SIGSYS, "SIGSYS"},
+      {SIGPWR, "SIGPWR"},       {SIGSYS, "SIGSYS"},
   };
   for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
     if (names[i].sig == sig) return names[i].name;
-  if (sig >= SIGRTMIN && sig <= SIGRTMAX)
-    snprintf(buf, len, "SIGRTMIN+%d", sig - SIGRTMIN);
-  else
-    snprintf(buf, len, "signal %d", sig);
+  if (sig >= SIGRTMIN && sig <= SIGRTMAX) snprintf(buf, len, "SIGRTMIN+%d", sig - SIGRTMIN);
+  else snprintf(buf, len, "signal %d", sig);
   return buf;
 }
 
@@ -469,8 +514,9 @@ static void report(struct relay *r, struct fork_parent_result *res) {
   char buf[32];
   res->exit_code = 0;
   if (r->ready == READY_FAILED) {
-    say(name, "cannot %s: %s", r->fail_step == STEP_EXEC ? "re-execute /proc/self/exe" :
-                                  "give the daemon /dev/null and the relay pipes as stdio",
+    say(name, "cannot %s: %s",
+        r->fail_step == STEP_EXEC ? "re-execute /proc/self/exe"
+                                  : "give the daemon /dev/null and the relay pipes as stdio",
         strerror(r->fail_errno));
     res->exit_code = FORK_PARENT_EX_OSERR;
   } else if (WIFSIGNALED(r->status)) {
@@ -524,9 +570,12 @@ static void relay_run(struct relay *r, struct fork_parent_result *res) {
       char waited[32];
       if (timeout % 1000 == 0) snprintf(waited, sizeof waited, "%ld", timeout / 1000);
       else snprintf(waited, sizeof waited, "%ld.%03ld", timeout / 1000, timeout % 1000);
-      for (size_t n = strlen(waited); timeout % 1000 && waited[n - 1] == '0'; n--) waited[n - 1] = '\0';
-      say(r->opts->name, "not ready after %s s; stopping it (a slow start needs a longer "
-          "--ready-timeout)", waited);
+      for (size_t n = strlen(waited); timeout % 1000 && waited[n - 1] == '0'; n--)
+        waited[n - 1] = '\0';
+      say(r->opts->name,
+          "not ready after %s s; stopping it (a slow start needs a longer "
+          "--ready-timeout)",
+          waited);
       stop_child(r);
       res->exit_code = FORK_PARENT_EX_UNAVAILABLE;
       return;
@@ -569,8 +618,10 @@ int fork_parent(const struct fork_parent_options *opts, struct fork_parent_resul
     struct relay r;
     memset(&r, 0, sizeof r);
     r.opts = opts, r.plan = &plan, r.pid = pid;
-    r.out[0] = (struct stream){.src = plan.out_r, .dst = 1, .open = 1, .dst_ok = 1, .use_splice = 1};
-    r.out[1] = (struct stream){.src = plan.err_r, .dst = 2, .open = 1, .dst_ok = 1, .use_splice = 1};
+    r.out[0] =
+        (struct stream){.src = plan.out_r, .dst = 1, .open = 1, .dst_ok = 1, .use_splice = 1};
+    r.out[1] =
+        (struct stream){.src = plan.err_r, .dst = 2, .open = 1, .dst_ok = 1, .use_splice = 1};
     r.ready = READY_WAITING;
     res->pid = pid;
     relay_run(&r, res);
@@ -601,7 +652,8 @@ int fork_parent_claim(int fd) {
 int fork_parent_ready(int fd) {
   const char r = 'R';
   ssize_t n;
-  do n = write(fd, &r, 1); while (n < 0 && errno == EINTR);
+  do n = write(fd, &r, 1);
+  while (n < 0 && errno == EINTR);
   int saved = errno;
   close(fd);
   if (n == 1) return 0;

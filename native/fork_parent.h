@@ -17,15 +17,15 @@ extern "C" {
 #define FORK_PARENT_EX_OSERR 71
 
 struct fork_parent_options {
-  const char *name;        /* prefix of the parent's own messages */
-  long ready_timeout_ms;   /* <= 0: wait for ever */
-  long stop_grace_ms;      /* after SIGTERM to a cancelled child, before SIGKILL */
+  const char *name; /* prefix of the parent's own messages */
+  long ready_timeout_ms; /* <= 0: wait for ever */
+  long stop_grace_ms; /* after SIGTERM to a cancelled child, before SIGKILL */
 };
 
 struct fork_parent_result {
-  pid_t pid;          /* the daemon's pid */
-  int exit_code;      /* what the parent should exit with */
-  int raise_signal;   /* non-zero: the start was cancelled by this signal; re-raise it */
+  pid_t pid; /* the daemon's pid */
+  int exit_code; /* what the parent should exit with */
+  int raise_signal; /* non-zero: the start was cancelled by this signal; re-raise it */
 };
 
 /*

@@ -55,7 +55,8 @@ static int prepare(const char *path, pid_t pid, char *tmp_name, size_t tmp_len) 
   if (fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL)) {
     char base_copy[PATH_MAX];
     snprintf(base_copy, sizeof base_copy, "%s", path);
-    if (snprintf(tmp_name, tmp_len, "%s/.%s.%ld.new", dir, basename(base_copy), (long)getpid()) >= (int)tmp_len)
+    if (snprintf(tmp_name, tmp_len, "%s/.%s.%ld.new", dir, basename(base_copy), (long)getpid()) >=
+        (int)tmp_len)
       return errno = ENAMETOOLONG, -1;
     unlink(tmp_name); /* left by a process of this pid that died here */
     fd = open(tmp_name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
@@ -171,9 +172,12 @@ static pid_t lock_holder(int fd) {
     unsigned long ino;
     if (strstr(line, "->")) continue;
     const char *p = strchr(line, ':');
-    if (!p || sscanf(p + 1, "%15s %15s %15s %d %x:%x:%lu", kind, mode, access, &pid, &maj, &min, &ino) != 7)
+    if (!p || sscanf(p + 1, "%15s %15s %15s %d %x:%x:%lu", kind, mode, access, &pid, &maj, &min,
+                     &ino) != 7)
       continue;
-    if (strcmp(kind, "FLOCK") != 0 || strcmp(access, "WRITE") != 0 || ino != (unsigned long)st.st_ino) continue;
+    if (strcmp(kind, "FLOCK") != 0 || strcmp(access, "WRITE") != 0 ||
+        ino != (unsigned long)st.st_ino)
+      continue;
     if (maj == major(st.st_dev) && min == minor(st.st_dev)) by_dev = pid;
     else if (by_ino && by_ino != pid) ino_only_ambiguous = 1;
     else by_ino = pid;

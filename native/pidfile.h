@@ -12,9 +12,10 @@ extern "C" {
  * Creates the pid file at path for pid. The file is written and locked before it gets its name
  * (link(2) of an unnamed or temporary file), so a reader never finds it empty or locked with
  * another pid in it. A stale file there is removed first, under a lock on the directory and a
- * shared lock on the file; it is never written through, so no symlink or hard link is followed. Returns the locked fd (close-on-exec; keep it
- * open while running), or -1 with errno: EWOULDBLOCK (a live process holds it; *holder is the
- * pid it wrote, or 0), ELOOP (path is a symlink), EISDIR, EINVAL (not a regular file), EMLINK.
+ * shared lock on the file; it is never written through, so no symlink or hard link is followed.
+ * Returns the locked fd (close-on-exec; keep it open while running), or -1 with errno: EWOULDBLOCK
+ * (a live process holds it; *holder is the pid it wrote, or 0), ELOOP (path is a symlink), EISDIR,
+ * EINVAL (not a regular file), EMLINK.
  */
 int pidfile_acquire(const char *path, pid_t pid, pid_t *holder);
 

@@ -21,7 +21,8 @@ int sd_notify_send(const char *socket_path, const char *state) {
   memcpy(addr.sun_path, socket_path, len);
   /* An abstract name starts with a NUL byte and is not NUL-terminated. */
   if (addr.sun_path[0] == '@') addr.sun_path[0] = '\0';
-  socklen_t addr_len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len + (socket_path[0] == '/'));
+  socklen_t addr_len =
+      (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len + (socket_path[0] == '/'));
 
   int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return -1;

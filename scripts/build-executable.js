@@ -36,7 +36,10 @@ if (process.version !== `v${baseVersion}`) {
 // pkg's SEA function, its options and its nodePath short-cut are internals of pkg 6.23.0: refuse
 // any other version loudly rather than let it fall back to downloading a Node binary.
 const pkgVersion = require(join(root, 'node_modules', '@yao-pkg', 'pkg', 'package.json')).version;
-if (pkgVersion !== '6.23.0') fail(`@yao-pkg/pkg is ${pkgVersion}; this script drives pkg 6.23.0's internals. Re-check lib-es5/sea.js before changing the pin.`);
+if (pkgVersion !== '6.23.0')
+  fail(
+    `@yao-pkg/pkg is ${pkgVersion}; this script drives pkg 6.23.0's internals. Re-check lib-es5/sea.js before changing the pin.`,
+  );
 const sea = require(join(root, 'node_modules', '@yao-pkg', 'pkg', 'lib-es5', 'sea.js')).default;
 if (typeof sea !== 'function') fail('@yao-pkg/pkg/lib-es5/sea.js no longer exports the SEA builder');
 
@@ -144,4 +147,4 @@ async function buildSea(mainFile, outFile) {
   });
 }
 
-build().catch((e) => fail(e && e.stack ? e.stack : String(e)));
+build().catch((e) => fail(e?.stack ? e.stack : String(e)));

@@ -19,7 +19,18 @@ function buildDeb({ version, outDir }) {
   return inStage(outDir, 'deb', (dir) => {
     const stage = join(dir, 'root');
     const files = stageTree(
-      { ...desc, files: [...desc.files, { role: 'doc', path: `/usr/share/lintian/overrides/${id.name}`, mode: 0o644, content: Buffer.from(lintianOverrides(id)) }] },
+      {
+        ...desc,
+        files: [
+          ...desc.files,
+          {
+            role: 'doc',
+            path: `/usr/share/lintian/overrides/${id.name}`,
+            mode: 0o644,
+            content: Buffer.from(lintianOverrides(id)),
+          },
+        ],
+      },
       stage,
       '/lib/systemd/system',
     );
@@ -45,7 +56,10 @@ function buildDeb({ version, outDir }) {
     mkdirSync(debian, { mode: 0o755 });
     const meta = {
       control,
-      conffiles: files.filter((f) => f.conffile).map((f) => `${f.path}\n`).join(''),
+      conffiles: files
+        .filter((f) => f.conffile)
+        .map((f) => `${f.path}\n`)
+        .join(''),
       md5sums: files.map((f) => `${createHash('md5').update(f.content).digest('hex')}  ${f.path.slice(1)}\n`).join(''),
       postinst: script(scripts.postinst),
       prerm: script(scripts.prerm),

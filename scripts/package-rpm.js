@@ -19,7 +19,18 @@ function buildRpm({ version, outDir }) {
     utimesSync(join(stage, id.logDir), id.epoch, id.epoch);
     const s = rpmScriptlets(id);
     const day = new Date(id.epoch * 1000).toUTCString().replace(/^(\w+), (\d+) (\w+) (\d+).*$/, '$1 $3 $2 $4');
-    const dirs = [...new Set(files.filter((f) => f.path.startsWith(`/etc/${id.name}/`) || f.path.startsWith(`/usr/lib/${id.name}/`) || f.path.startsWith(`/usr/share/doc/${id.name}/`)).map((f) => f.path.replace(/\/[^/]+$/, '')))];
+    const dirs = [
+      ...new Set(
+        files
+          .filter(
+            (f) =>
+              f.path.startsWith(`/etc/${id.name}/`) ||
+              f.path.startsWith(`/usr/lib/${id.name}/`) ||
+              f.path.startsWith(`/usr/share/doc/${id.name}/`),
+          )
+          .map((f) => f.path.replace(/\/[^/]+$/, '')),
+      ),
+    ];
     const spec = `# Rendered by scripts/package-rpm.js from package.json; do not edit.
 # Never strip: stripping removes the application embedded in the Node.js executable.
 %global __strip /bin/true
@@ -83,7 +94,17 @@ ${files
     writeFileSync(specFile, spec);
     tool(
       'rpmbuild',
-      ['-bb', '--quiet', '--define', `_topdir ${top}`, '--define', `_rpmdir ${top}/rpms`, '--define', '_build_name_fmt %%{NAME}-%%{VERSION}-%%{RELEASE}.%%{ARCH}.rpm', specFile],
+      [
+        '-bb',
+        '--quiet',
+        '--define',
+        `_topdir ${top}`,
+        '--define',
+        `_rpmdir ${top}/rpms`,
+        '--define',
+        '_build_name_fmt %%{NAME}-%%{VERSION}-%%{RELEASE}.%%{ARCH}.rpm',
+        specFile,
+      ],
       { env: { ...process.env, SOURCE_DATE_EPOCH: String(id.epoch) }, apt: 'rpm' },
     );
     return join(top, 'rpms', `${id.name}-${id.version}-1.x86_64.rpm`);

@@ -26,7 +26,19 @@ See: man ${id.name}
     utimesSync(join(top, base), id.epoch, id.epoch);
     const tarball = join(top, `${base}.tar.gz`);
     const tar = join(top, `${base}.tar`);
-    tool('tar', ['--sort=name', `--mtime=@${id.epoch}`, '--owner=0', '--group=0', '--numeric-owner', '--format=gnu', '-C', top, '-cf', tar, base]);
+    tool('tar', [
+      '--sort=name',
+      `--mtime=@${id.epoch}`,
+      '--owner=0',
+      '--group=0',
+      '--numeric-owner',
+      '--format=gnu',
+      '-C',
+      top,
+      '-cf',
+      tar,
+      base,
+    ]);
     tool('sh', ['-c', `gzip -9n < "$1" > "$2"`, 'sh', tar, tarball]);
     return tarball;
   });

@@ -20,7 +20,9 @@ function build(format, args) {
   const started = Date.now();
   say(`${format.name} ...`);
   return new Promise((done) => {
-    const child = spawn(process.execPath, [join(__dirname, format.script), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [join(__dirname, format.script), ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     let err = '';
     child.stdout.on('data', (b) => (out += b));

@@ -22,8 +22,16 @@ export const optionSpecs: OptionSpec[] = [
     value: 'FILE',
     help: (id) => `pid file (default: ${id.pidfile}; with --foreground, none unless given)`,
   },
-  { name: 'listen', value: 'HOST:PORT', help: () => 'address to serve on, overriding the config file (port 0: any free port)' },
-  { name: 'log', value: 'FILE', help: () => 'where stdout and stderr go once ready (default: /dev/null; with --foreground, they stay)' },
+  {
+    name: 'listen',
+    value: 'HOST:PORT',
+    help: () => 'address to serve on, overriding the config file (port 0: any free port)',
+  },
+  {
+    name: 'log',
+    value: 'FILE',
+    help: () => 'where stdout and stderr go once ready (default: /dev/null; with --foreground, they stay)',
+  },
   { name: 'chdir', value: 'DIR', help: () => 'working directory of the daemon (default: /)' },
   {
     name: 'ready-timeout',
@@ -62,7 +70,10 @@ export const exitCodes: [number, string][] = [
 ];
 
 export const controlCodes: [string, string][] = [
-  ['stop', 'SIGTERM, then wait until it has exited: 0 stopped or not running, 1 still running or not proven to be the daemon'],
+  [
+    'stop',
+    'SIGTERM, then wait until it has exited: 0 stopped or not running, 1 still running or not proven to be the daemon',
+  ],
   ['status', '0 running, 1 not running but the pid file exists, 3 not running, 4 unknown'],
   ['reload', 'SIGHUP: re-read the config, reopen the log file: 0 asked, 1 not proven to be the daemon, 7 not running'],
 ];
@@ -77,7 +88,7 @@ export function helpText(id: Identity): string {
     `       ${id.name} stop|status|reload [--pidfile FILE]`,
     `       ${id.name} --check-config [--config FILE] [--listen HOST:PORT]`,
     '',
-    id.description + '.',
+    `${id.description}.`,
     `Without --foreground, ${id.name} forks: this command prints the daemon's start-up messages and`,
     'returns only once it serves, or with the reason it could not start.',
     '',
@@ -120,7 +131,7 @@ export function parseCommandLine(argv: string[], id: Identity): CommandLine {
   const options = Object.fromEntries(
     optionSpecs.map((o) => [o.name, { type: o.value ? 'string' : 'boolean', ...(o.short ? { short: o.short } : {}) }]),
   ) as Record<string, { type: 'string' | 'boolean'; short?: string }>;
-  let parsed;
+  let parsed: { values: Record<string, string | boolean | undefined>; positionals: string[] };
   try {
     parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
   } catch (e) {
@@ -153,8 +164,7 @@ export function parseCommandLine(argv: string[], id: Identity): CommandLine {
   }
   const foreground = v.foreground === true;
   if (str('group') !== undefined && str('user') === undefined) throw usage(id, '--group needs --user');
-  for (const o of ['user', 'group'])
-    if (str(o) === '') throw usage(id, `--${o} needs a non-empty value`);
+  for (const o of ['user', 'group']) if (str(o) === '') throw usage(id, `--${o} needs a non-empty value`);
   const config = absolute(id, 'config', str('config'));
   return {
     kind: v['check-config'] ? 'check' : 'run',

@@ -1,7 +1,7 @@
 // The executable's entry: parse args → daemonize → start the server → ready (ARCHITECTURE.md §1).
 // Only the argument parser and the runtime load before the fork; the server loads in the daemon.
 import { helpText, parseCommandLine, type RunOptions } from './cli';
-import { control, daemonize, DaemonError, dropInheritedNodeVariables, EX, Logger, singleExecutable } from './daemon';
+import { control, DaemonError, daemonize, dropInheritedNodeVariables, EX, Logger, singleExecutable } from './daemon';
 import { identity } from './identity';
 
 async function main(): Promise<void> {
@@ -27,7 +27,9 @@ async function main(): Promise<void> {
 /** --check-config: what a start or a reload would read, without the daemon (no addon, no fork). */
 function check(o: RunOptions): void {
   const { checkConfig } = require('./server/index') as typeof import('./server/index');
-  process.stdout.write(`${identity.name}: ${checkConfig({ configPath: o.config, configRequired: o.configGiven, listen: o.listen })}\n`);
+  process.stdout.write(
+    `${identity.name}: ${checkConfig({ configPath: o.config, configRequired: o.configGiven, listen: o.listen })}\n`,
+  );
 }
 
 async function run(o: RunOptions): Promise<void> {

@@ -3,7 +3,7 @@
 // log paths, limits (issue 11).
 import { execFileSync } from 'node:child_process';
 import { linkSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
+import { type AddressInfo, createServer } from 'node:net';
 import { join } from 'node:path';
 import t from 'tap';
 import { name } from './lib/identity';
@@ -13,7 +13,11 @@ import { processesMentioning, run, tempDir } from './lib/proc';
 interface Case {
   what: string;
   /** Prepares dir; returns the daemon's arguments (and environment, and a shell prefix for limits). */
-  setUp: (dir: string) => { args: string[]; env?: NodeJS.ProcessEnv; limit?: string } | Promise<{ args: string[]; env?: NodeJS.ProcessEnv; limit?: string }>;
+  setUp: (
+    dir: string,
+  ) =>
+    | { args: string[]; env?: NodeJS.ProcessEnv; limit?: string }
+    | Promise<{ args: string[]; env?: NodeJS.ProcessEnv; limit?: string }>;
   code: number;
   /** The problem and the fix, on the first line. */
   line: RegExp;
@@ -30,13 +34,43 @@ const help = `; see "${name} --help"$`;
 
 const cases: Case[] = [
   // Arguments: exit 64, before any fork.
-  { what: 'unknown option', setUp: () => ({ args: ['--bogus'] }), code: 64, line: new RegExp(`Unknown option '--bogus'${help}`) },
-  { what: 'option without its value', setUp: () => ({ args: ['--listen'] }), code: 64, line: /Option '--listen <value>' argument missing/ },
-  { what: 'unknown command', setUp: () => ({ args: ['start'] }), code: 64, line: /unknown command "start" \(the commands are stop, status and reload\)/ },
+  {
+    what: 'unknown option',
+    setUp: () => ({ args: ['--bogus'] }),
+    code: 64,
+    line: new RegExp(`Unknown option '--bogus'${help}`),
+  },
+  {
+    what: 'option without its value',
+    setUp: () => ({ args: ['--listen'] }),
+    code: 64,
+    line: /Option '--listen <value>' argument missing/,
+  },
+  {
+    what: 'unknown command',
+    setUp: () => ({ args: ['start'] }),
+    code: 64,
+    line: /unknown command "start" \(the commands are stop, status and reload\)/,
+  },
   { what: 'extra argument', setUp: () => ({ args: ['stop', 'now'] }), code: 64, line: /unexpected argument "now"/ },
-  { what: 'control command with another option', setUp: () => ({ args: ['status', '--listen', '1.2.3.4:5'] }), code: 64, line: /"status" takes only --pidfile, not --listen/ },
-  { what: '--listen not HOST:PORT', setUp: () => ({ args: ['--listen', 'nonsense'] }), code: 64, line: /--listen "nonsense" is not HOST:PORT \(for example/ },
-  { what: '--listen port above 65535', setUp: () => ({ args: ['--listen', '127.0.0.1:99999'] }), code: 64, line: /port 99999 is above 65535/ },
+  {
+    what: 'control command with another option',
+    setUp: () => ({ args: ['status', '--listen', '1.2.3.4:5'] }),
+    code: 64,
+    line: /"status" takes only --pidfile, not --listen/,
+  },
+  {
+    what: '--listen not HOST:PORT',
+    setUp: () => ({ args: ['--listen', 'nonsense'] }),
+    code: 64,
+    line: /--listen "nonsense" is not HOST:PORT \(for example/,
+  },
+  {
+    what: '--listen port above 65535',
+    setUp: () => ({ args: ['--listen', '127.0.0.1:99999'] }),
+    code: 64,
+    line: /port 99999 is above 65535/,
+  },
   {
     what: '--listen with a newline and a terminal escape: shown escaped',
     setUp: () => ({ args: ['--listen', 'a\nb\u001b[31mc'] }),
@@ -49,33 +83,113 @@ const cases: Case[] = [
     code: 64,
     line: /^[^\n]{0,300}$/,
   },
-  { what: '--ready-timeout in hex', setUp: () => ({ args: ['--ready-timeout', '0x10'] }), code: 64, line: /--ready-timeout "0x10" is not a number of seconds: 0 \(no limit\), or 0\.1 to 86400/ },
-  { what: '--ready-timeout with an exponent', setUp: () => ({ args: ['--ready-timeout', '1e3'] }), code: 64, line: /--ready-timeout "1e3" is not a number/ },
-  { what: '--ready-timeout below 0.1 s', setUp: () => ({ args: ['--ready-timeout', '0.0001'] }), code: 64, line: /--ready-timeout "0.0001" is not a number/ },
-  { what: '--ready-timeout above a day', setUp: () => ({ args: ['--ready-timeout', '86401'] }), code: 64, line: /--ready-timeout "86401" is not a number/ },
-  { what: '--ready-timeout empty', setUp: () => ({ args: ['--ready-timeout='] }), code: 64, line: /--ready-timeout "" is not a number/ },
-  { what: '--ready-timeout negative', setUp: () => ({ args: ['--ready-timeout=-1'] }), code: 64, line: /--ready-timeout "-1" is not a number/ },
-  { what: '--pidfile empty', setUp: () => ({ args: ['--pidfile', ''] }), code: 64, line: /--pidfile needs a non-empty value/ },
+  {
+    what: '--ready-timeout in hex',
+    setUp: () => ({ args: ['--ready-timeout', '0x10'] }),
+    code: 64,
+    line: /--ready-timeout "0x10" is not a number of seconds: 0 \(no limit\), or 0\.1 to 86400/,
+  },
+  {
+    what: '--ready-timeout with an exponent',
+    setUp: () => ({ args: ['--ready-timeout', '1e3'] }),
+    code: 64,
+    line: /--ready-timeout "1e3" is not a number/,
+  },
+  {
+    what: '--ready-timeout below 0.1 s',
+    setUp: () => ({ args: ['--ready-timeout', '0.0001'] }),
+    code: 64,
+    line: /--ready-timeout "0.0001" is not a number/,
+  },
+  {
+    what: '--ready-timeout above a day',
+    setUp: () => ({ args: ['--ready-timeout', '86401'] }),
+    code: 64,
+    line: /--ready-timeout "86401" is not a number/,
+  },
+  {
+    what: '--ready-timeout empty',
+    setUp: () => ({ args: ['--ready-timeout='] }),
+    code: 64,
+    line: /--ready-timeout "" is not a number/,
+  },
+  {
+    what: '--ready-timeout negative',
+    setUp: () => ({ args: ['--ready-timeout=-1'] }),
+    code: 64,
+    line: /--ready-timeout "-1" is not a number/,
+  },
+  {
+    what: '--pidfile empty',
+    setUp: () => ({ args: ['--pidfile', ''] }),
+    code: 64,
+    line: /--pidfile needs a non-empty value/,
+  },
   { what: '--log empty', setUp: () => ({ args: ['--log='] }), code: 64, line: /--log needs a non-empty value/ },
   { what: '--chdir empty', setUp: () => ({ args: ['--chdir='] }), code: 64, line: /--chdir needs a non-empty value/ },
   { what: '--user empty', setUp: () => ({ args: ['--user='] }), code: 64, line: /--user needs a non-empty value/ },
-  { what: '--group without --user', setUp: () => ({ args: ['--group', 'nogroup'] }), code: 64, line: /--group needs --user/ },
+  {
+    what: '--group without --user',
+    setUp: () => ({ args: ['--group', 'nogroup'] }),
+    code: 64,
+    line: /--group needs --user/,
+  },
 
   // The config file: exit 78, from the daemon, relayed.
-  { what: 'config: TOML syntax error', setUp: (d) => config(d, 'greeting = "open\n'), code: 78, line: /config .*c\.toml:1:\d+: .*; fix the TOML syntax$/ },
-  { what: 'config: wrong type', setUp: (d) => config(d, 'greeting = 42\n'), code: 78, line: /greeting must be a string, not a number; put it in quotes$/ },
-  { what: 'config: unknown setting', setUp: (d) => config(d, 'greting = "hi"\n'), code: 78, line: /unknown setting "greting"; the settings are listen, greeting$/ },
+  {
+    what: 'config: TOML syntax error',
+    setUp: (d) => config(d, 'greeting = "open\n'),
+    code: 78,
+    line: /config .*c\.toml:1:\d+: .*; fix the TOML syntax$/,
+  },
+  {
+    what: 'config: wrong type',
+    setUp: (d) => config(d, 'greeting = 42\n'),
+    code: 78,
+    line: /greeting must be a string, not a number; put it in quotes$/,
+  },
+  {
+    what: 'config: unknown setting',
+    setUp: (d) => config(d, 'greting = "hi"\n'),
+    code: 78,
+    line: /unknown setting "greting"; the settings are listen, greeting$/,
+  },
   {
     what: 'config: not UTF-8',
     setUp: (d) => config(d, Buffer.from([...Buffer.from('greeting = "caf'), 0xe9, ...Buffer.from('"\n')])),
     code: 78,
     line: /c\.toml: not valid UTF-8 \(byte 16 of the file\); TOML files must be UTF-8/,
   },
-  { what: 'config: listen not HOST:PORT', setUp: (d) => config(d, 'listen = "here"\n'), code: 78, line: /listen "here" is not HOST:PORT/ },
-  { what: 'config: listen empty', setUp: (d) => config(d, 'listen = ""\n'), code: 78, line: /listen "" is not HOST:PORT/ },
-  { what: 'config: listen port above 65535', setUp: (d) => config(d, 'listen = "127.0.0.1:70000"\n'), code: 78, line: /port 70000 is above 65535/ },
-  { what: 'config: a table', setUp: (d) => config(d, '[greeting]\nx = 1\n'), code: 78, line: /greeting must be a string, not a table/ },
-  { what: 'config named but missing', setUp: (d) => ({ args: start(d, '-c', join(d, 'missing.toml')) }), code: 78, line: /missing\.toml: cannot read it: no such file or directory; fix the path/ },
+  {
+    what: 'config: listen not HOST:PORT',
+    setUp: (d) => config(d, 'listen = "here"\n'),
+    code: 78,
+    line: /listen "here" is not HOST:PORT/,
+  },
+  {
+    what: 'config: listen empty',
+    setUp: (d) => config(d, 'listen = ""\n'),
+    code: 78,
+    line: /listen "" is not HOST:PORT/,
+  },
+  {
+    what: 'config: listen port above 65535',
+    setUp: (d) => config(d, 'listen = "127.0.0.1:70000"\n'),
+    code: 78,
+    line: /port 70000 is above 65535/,
+  },
+  {
+    what: 'config: a table',
+    setUp: (d) => config(d, '[greeting]\nx = 1\n'),
+    code: 78,
+    line: /greeting must be a string, not a table/,
+  },
+  {
+    what: 'config named but missing',
+    setUp: (d) => ({ args: start(d, '-c', join(d, 'missing.toml')) }),
+    code: 78,
+    line: /missing\.toml: cannot read it: no such file or directory; fix the path/,
+  },
   {
     what: 'config is a directory',
     setUp: (d) => {
@@ -87,7 +201,12 @@ const cases: Case[] = [
   },
 
   // Pid file paths: exit 73.
-  { what: 'pid file directory missing', setUp: (d) => ({ args: ['--listen', '127.0.0.1:0', '-p', join(d, 'no', 'pid')] }), code: 73, line: /directory .*\/no does not exist; create it or choose another --pidfile$/ },
+  {
+    what: 'pid file directory missing',
+    setUp: (d) => ({ args: ['--listen', '127.0.0.1:0', '-p', join(d, 'no', 'pid')] }),
+    code: 73,
+    line: /directory .*\/no does not exist; create it or choose another --pidfile$/,
+  },
   {
     what: 'pid file path is a directory',
     setUp: (d) => {
@@ -95,7 +214,9 @@ const cases: Case[] = [
       return { args: ['--listen', '127.0.0.1:0', '-p', join(d, 'run')] };
     },
     code: 73,
-    line: new RegExp(`refusing pid file .*/run: it is a directory; name a file in it \\(--pidfile .*/run/${name}\\.pid\\)$`),
+    line: new RegExp(
+      `refusing pid file .*/run: it is a directory; name a file in it \\(--pidfile .*/run/${name}\\.pid\\)$`,
+    ),
   },
   {
     what: 'pid file is a symlink',
@@ -146,7 +267,12 @@ const cases: Case[] = [
   },
 
   // Log file paths: exit 73.
-  { what: 'log directory missing', setUp: (d) => ({ args: start(d, '--log', join(d, 'no', 'log')) }), code: 73, line: /cannot open log file .*\/no\/log: no such file or directory; fix its directory's permissions or choose another --log$/ },
+  {
+    what: 'log directory missing',
+    setUp: (d) => ({ args: start(d, '--log', join(d, 'no', 'log')) }),
+    code: 73,
+    line: /cannot open log file .*\/no\/log: no such file or directory; fix its directory's permissions or choose another --log$/,
+  },
   {
     what: 'log file is a symlink',
     setUp: (d) => {
@@ -187,7 +313,12 @@ const cases: Case[] = [
   },
 
   // Working directory, user and group.
-  { what: '--chdir missing', setUp: (d) => ({ args: start(d, '--chdir', join(d, 'nope')) }), code: 66, line: /cannot change directory to .*\/nope: no such file or directory; create it or choose another --chdir$/ },
+  {
+    what: '--chdir missing',
+    setUp: (d) => ({ args: start(d, '--chdir', join(d, 'nope')) }),
+    code: 66,
+    line: /cannot change directory to .*\/nope: no such file or directory; create it or choose another --chdir$/,
+  },
   {
     what: '--chdir is a file',
     setUp: (d) => {
@@ -197,8 +328,18 @@ const cases: Case[] = [
     code: 66,
     line: /cannot change directory to .*\/file: .*; create it or choose another --chdir$/,
   },
-  { what: '--user unknown', setUp: (d) => ({ args: start(d, '--user', 'no-such-user-forkd') }), code: 67, line: /unknown user "no-such-user-forkd" \(.*\); create it or choose another --user$/ },
-  { what: '--group unknown', setUp: (d) => ({ args: start(d, '--user', 'nobody', '--group', 'no-such-group-forkd') }), code: 67, line: /unknown group "no-such-group-forkd" \(.*\); create it or choose another --group$/ },
+  {
+    what: '--user unknown',
+    setUp: (d) => ({ args: start(d, '--user', 'no-such-user-forkd') }),
+    code: 67,
+    line: /unknown user "no-such-user-forkd" \(.*\); create it or choose another --user$/,
+  },
+  {
+    what: '--group unknown',
+    setUp: (d) => ({ args: start(d, '--user', 'nobody', '--group', 'no-such-group-forkd') }),
+    code: 67,
+    line: /unknown group "no-such-group-forkd" \(.*\); create it or choose another --group$/,
+  },
 
   // The address.
   {
@@ -227,8 +368,18 @@ const cases: Case[] = [
   },
 
   // Limits.
-  { what: 'open files: ulimit -n 24', setUp: (d) => ({ args: start(d), limit: 'ulimit -n 24' }), code: 71, line: /too many open files \(EMFILE\); raise the open-file limit \(ulimit -n/ },
-  { what: 'open files: ulimit -n 22', setUp: (d) => ({ args: start(d), limit: 'ulimit -n 22' }), code: 71, line: /too many open files \(EMFILE\); raise the open-file limit \(ulimit -n/ },
+  {
+    what: 'open files: ulimit -n 24',
+    setUp: (d) => ({ args: start(d), limit: 'ulimit -n 24' }),
+    code: 71,
+    line: /too many open files \(EMFILE\); raise the open-file limit \(ulimit -n/,
+  },
+  {
+    what: 'open files: ulimit -n 22',
+    setUp: (d) => ({ args: start(d), limit: 'ulimit -n 22' }),
+    code: 71,
+    line: /too many open files \(EMFILE\); raise the open-file limit \(ulimit -n/,
+  },
 ];
 
 /** Every path under dir, to see that a failed start added nothing. */

@@ -6,7 +6,17 @@ import { root, run } from './lib/proc';
 t.test('npm run bench -- --quick prints every figure', async (t) => {
   const r = await run([process.execPath, join(root, 'bench', 'run.js'), '--quick'], { timeoutMs: 300_000 });
   t.equal(r.code, 0, r.code === 0 ? 'exit 0' : r.err);
-  for (const key of ['startup', 'relay', 'serving', 'memory-idle', 'memory-load', 'size', 'packages', 'parent-path', 'build'])
+  for (const key of [
+    'startup',
+    'relay',
+    'serving',
+    'memory-idle',
+    'memory-load',
+    'size',
+    'packages',
+    'parent-path',
+    'build',
+  ])
     t.match(r.stdout, new RegExp(`^${key}: \\S`, 'm'), `${key}`);
   t.match(r.stdout, /^relay: [\d.]+ MB byte-exact/m, 'the relayed bytes were compared');
   // One noisy run is no verdict: the goals and their discussion live in BENCHMARKS.md.

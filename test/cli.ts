@@ -2,8 +2,8 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
-import { name } from './lib/identity';
 import { exitCodes, optionSpecs } from '../src/cli';
+import { name } from './lib/identity';
 import { devBuild } from './lib/launchers';
 import { root, run, spawnClean, tempDir, waitFor } from './lib/proc';
 
@@ -77,7 +77,11 @@ t.test('the README documents every option and exit code', async (t) => {
   for (const [code] of exitCodes) t.match(readme, new RegExp(`\\| ${code} \\|`), `exit ${code} in the README`);
   const [first, second] = [...readme.matchAll(/^```sh\n([\s\S]*?)```/gm)].map((m) => m[1].trim());
   // npm ci where the lock file is committed (forkd); npm install in a project just generated.
-  t.match(first, /^npm (ci|install) && npm run build && node dist\/main\.js --foreground$/, 'opens with set up and run');
+  t.match(
+    first,
+    /^npm (ci|install) && npm run build && node dist\/main\.js --foreground$/,
+    'opens with set up and run',
+  );
   t.equal(second, 'npm test', 'then the tests');
 });
 
@@ -86,7 +90,16 @@ t.test('the starting parent loads neither the server nor its libraries before it
   const trace = join(dir, 'trace');
   const pidFile = join(dir, 'pid');
   const strace = spawnClean(
-    ['strace', '-f', '-qq', '-e', 'trace=openat,execve', '-o', trace, ...daemon('--listen', '127.0.0.1:0', '-p', pidFile)],
+    [
+      'strace',
+      '-f',
+      '-qq',
+      '-e',
+      'trace=openat,execve',
+      '-o',
+      trace,
+      ...daemon('--listen', '127.0.0.1:0', '-p', pidFile),
+    ],
     { stdio: 'ignore' },
   );
   const done = new Promise<void>((r) => strace.on('close', () => r()));
@@ -99,8 +112,15 @@ t.test('the starting parent loads neither the server nor its libraries before it
   const parentPid = Number(lines[0].split(' ')[0]);
   const by = (pid: number) => lines.filter((l) => l.startsWith(`${pid} `));
   const heavy = /dist\/server\/|node_modules\/smol-toml/;
-  t.same(by(parentPid).filter((l) => heavy.test(l)), [], 'the parent opened no server code');
-  t.ok(by(daemonPid).some((l) => heavy.test(l)), 'the daemon did (so the check can see it)');
+  t.same(
+    by(parentPid).filter((l) => heavy.test(l)),
+    [],
+    'the parent opened no server code',
+  );
+  t.ok(
+    by(daemonPid).some((l) => heavy.test(l)),
+    'the daemon did (so the check can see it)',
+  );
   const modules = by(parentPid).filter((l) => /\.js", .*= \d+$/.test(l)).length;
   t.ok(modules > 0 && modules < 15, `the parent opened ${modules} JavaScript files`);
 });

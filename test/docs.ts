@@ -34,7 +34,10 @@ function anchors(markdown: string): Set<string> {
 
 t.test('every relative link in the Markdown files resolves, anchors included', async (t) => {
   const docs = files(root, (n) => n.endsWith('.md'));
-  t.ok(docs.some((d) => d.endsWith('ARCHITECTURE.md')), 'ARCHITECTURE.md is here');
+  t.ok(
+    docs.some((d) => d.endsWith('ARCHITECTURE.md')),
+    'ARCHITECTURE.md is here',
+  );
   const broken: string[] = [];
   let links = 0;
   for (const doc of docs) {

@@ -1,7 +1,7 @@
 // The host-state check that tap runs around the whole suite (test/lib/host-before.ts and
 // host-after.ts): it sees a package file appear and a port start listening.
 import { mkdirSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
+import { type AddressInfo, createServer } from 'node:net';
 import { join } from 'node:path';
 import t from 'tap';
 import { changes, hostState } from './lib/host-state';
@@ -19,6 +19,8 @@ t.test('host state: a new file or listener is a change, nothing else is', async 
   mkdirSync(join(prefix, 'etc', name), { recursive: true });
   await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
   t.teardown(() => server.close());
-  t.same(changes(before, hostState({ prefix, port })), [`listening on port ${port}: no → yes`, `/etc/${name}: absent → present`]);
+  t.same(changes(before, hostState({ prefix, port })), [
+    `listening on port ${port}: no → yes`,
+    `/etc/${name}: absent → present`,
+  ]);
 });
-

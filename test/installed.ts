@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import t, { type Test } from 'tap';
-import { Container, suites, unavailable, type Suite } from './lib/container';
+import { Container, type Suite, suites, unavailable } from './lib/container';
 import { buildWith, packages } from './lib/packages';
 import { root, tempDir } from './lib/proc';
 
@@ -27,12 +27,16 @@ t.test('the packages on a booted Debian', { skip: unavailable() }, async (t) => 
   // the next version's .deb for the upgrade.
   const started = Date.now();
   const nextDir = tempDir(t);
-  const [built, [nextPath]] = await Promise.all([packages(t), buildWith('package-deb.js', nextDir, ['--version', next])]);
+  const [built, [nextPath]] = await Promise.all([
+    packages(t),
+    buildWith('package-deb.js', nextDir, ['--version', next]),
+  ]);
   t.comment(`packages built in ${Math.round((Date.now() - started) / 1000)} s`);
   const deb = join(guest, basename(built.deb));
   const rpm = join(guest, basename(built.rpm));
   const debNext = join(`${guest}-next`, basename(nextPath));
-  const boot = (t: Test, suite: Suite) => Container.boot(t, suite, { binds: { [built.dir]: guest, [nextDir]: `${guest}-next` } });
+  const boot = (t: Test, suite: Suite) =>
+    Container.boot(t, suite, { binds: { [built.dir]: guest, [nextDir]: `${guest}-next` } });
 
   for (const suite of Object.keys(suites) as Suite[]) {
     t.test(`${suite} (systemd ${suites[suite]}): the .deb from install to purge`, async (t) => {
@@ -48,8 +52,13 @@ t.test('the packages on a booted Debian', { skip: unavailable() }, async (t) => 
       const install = await c.try(`dpkg -i ${deb}`);
       t.equal(install.code, 0, `dpkg -i: ${install.err}`);
       t.notMatch(install.stdout + install.err, /error|could not|failed/i, 'dpkg -i says nothing went wrong');
-      for (const dir of ['/run', '/tmp']) t.match(await q(`findmnt -no OPTIONS ${dir}`), /(^|,)noexec(,|$)/, `${dir} is noexec`);
-      t.equal(await q(`systemctl show -P ActiveState,SubState ${name}.service | paste -sd/`), 'active/running', 'active (running) after dpkg -i');
+      for (const dir of ['/run', '/tmp'])
+        t.match(await q(`findmnt -no OPTIONS ${dir}`), /(^|,)noexec(,|$)/, `${dir} is noexec`);
+      t.equal(
+        await q(`systemctl show -P ActiveState,SubState ${name}.service | paste -sd/`),
+        'active/running',
+        'active (running) after dpkg -i',
+      );
       t.equal(await get(), `Hello from ${name}!`, `serves on ${pkg.forkd.listen}`);
 
       let pid = await mainPid();
@@ -62,22 +71,47 @@ t.test('the packages on a booted Debian', { skip: unavailable() }, async (t) => 
       t.match(status, /^Umask:\t0027$/m, "umask 0027, the unit's");
       t.match(status, new RegExp(`^Name:\\t${name}$`, 'm'), `Name ${name}`);
       t.equal(await q(`pgrep -x ${name}`), String(pid), `pgrep -x ${name}`);
-      t.match(await q(`systemctl status --no-pager ${name}.service | grep 'Main PID'`), `${pid} (${name})`, 'systemctl status names it');
-      t.match(await q(`grep forkd.node /proc/${pid}/maps | head -1`), `/usr/lib/${name}/forkd.node`, 'the addon is the installed copy');
+      t.match(
+        await q(`systemctl status --no-pager ${name}.service | grep 'Main PID'`),
+        `${pid} (${name})`,
+        'systemctl status names it',
+      );
+      t.match(
+        await q(`grep forkd.node /proc/${pid}/maps | head -1`),
+        `/usr/lib/${name}/forkd.node`,
+        'the addon is the installed copy',
+      );
       t.equal(await q(`stat -c %a /run/${name}/${name}.pid`), '640', 'the pid file follows the umask: 0640');
 
       // Without the installed copy: the unit's private /dev/shm, the one place left that allows
       // exec; and with that one read-only too, the failure lists every place tried.
       await c.sh(`mv /usr/lib/${name}/forkd.node /root/ && systemctl restart ${name}.service`);
-      t.match(await q(`grep -E ' r-xp .* /dev/shm/#[0-9]+ \\(deleted\\)$' /proc/$(systemctl show -P MainPID ${name}.service)/maps || true`),
-        /\/dev\/shm\/#\d+ \(deleted\)$/, 'no installed copy: loaded from an unnamed file in the private /dev/shm');
-      await c.sh(`mkdir -p /run/systemd/system/${name}.service.d && printf '[Service]\nTemporaryFileSystem=/dev/shm:ro\nRestart=no\n' >/run/systemd/system/${name}.service.d/shm.conf && systemctl daemon-reload`);
+      t.match(
+        await q(
+          `grep -E ' r-xp .* /dev/shm/#[0-9]+ \\(deleted\\)$' /proc/$(systemctl show -P MainPID ${name}.service)/maps || true`,
+        ),
+        /\/dev\/shm\/#\d+ \(deleted\)$/,
+        'no installed copy: loaded from an unnamed file in the private /dev/shm',
+      );
+      await c.sh(
+        `mkdir -p /run/systemd/system/${name}.service.d && printf '[Service]\nTemporaryFileSystem=/dev/shm:ro\nRestart=no\n' >/run/systemd/system/${name}.service.d/shm.conf && systemctl daemon-reload`,
+      );
       t.not((await c.try(`systemctl restart ${name}.service`)).code, 0, 'and nowhere left: the start fails');
-      t.match(await q(`journalctl -b -u ${name}.service -o cat | grep 'cannot load the native addon' | tail -n 1`),
-        new RegExp(`^${name}: cannot load the native addon; tried /usr/lib/${name}/forkd.node \\(installed copy\\): absent; /run/${name} \\(RUNTIME_DIRECTORY\\): mounted noexec; /tmp \\(TMPDIR unset\\): mounted noexec; /dev/shm: not writable \\(EROFS\\)\\. `),
-        'the journal lists each place tried and why');
-      await c.sh(`rm -r /run/systemd/system/${name}.service.d && systemctl daemon-reload && mv /root/forkd.node /usr/lib/${name}/ && systemctl reset-failed ${name}.service && systemctl start ${name}.service`);
-      t.not(await q(`grep -c /usr/lib/${name}/forkd.node /proc/$(systemctl show -P MainPID ${name}.service)/maps || true`), '0', 'the installed copy back: loaded from it again');
+      t.match(
+        await q(`journalctl -b -u ${name}.service -o cat | grep 'cannot load the native addon' | tail -n 1`),
+        new RegExp(
+          `^${name}: cannot load the native addon; tried /usr/lib/${name}/forkd.node \\(installed copy\\): absent; /run/${name} \\(RUNTIME_DIRECTORY\\): mounted noexec; /tmp \\(TMPDIR unset\\): mounted noexec; /dev/shm: not writable \\(EROFS\\)\\. `,
+        ),
+        'the journal lists each place tried and why',
+      );
+      await c.sh(
+        `rm -r /run/systemd/system/${name}.service.d && systemctl daemon-reload && mv /root/forkd.node /usr/lib/${name}/ && systemctl reset-failed ${name}.service && systemctl start ${name}.service`,
+      );
+      t.not(
+        await q(`grep -c /usr/lib/${name}/forkd.node /proc/$(systemctl show -P MainPID ${name}.service)/maps || true`),
+        '0',
+        'the installed copy back: loaded from it again',
+      );
       pid = await mainPid();
 
       const security = await q(`systemd-analyze security --no-pager ${name}.service | tail -n 1`);
@@ -86,7 +120,9 @@ t.test('the packages on a booted Debian', { skip: unavailable() }, async (t) => 
       t.comment(`${suite}: ${security}`);
 
       // Under load on loopback: 400 requests, 20 at a time, all answered.
-      const codes = await q(`seq 400 | sed 's|.*|url = "${url}"\\noutput = "/dev/null"|' | curl -sS --parallel --parallel-max 20 -K - -w '%{http_code}\\n' | sort | uniq -c | awk '{print $2": "$1}'`);
+      const codes = await q(
+        `seq 400 | sed 's|.*|url = "${url}"\\noutput = "/dev/null"|' | curl -sS --parallel --parallel-max 20 -K - -w '%{http_code}\\n' | sort | uniq -c | awk '{print $2": "$1}'`,
+      );
       t.equal(codes, '200: 400', 'under load: 400 of 400 answered 200');
 
       await c.sh(`sed -i 's/^greeting = .*/greeting = "reloaded"/' ${config} && systemctl reload ${name}.service`);
@@ -95,23 +131,40 @@ t.test('the packages on a booted Debian', { skip: unavailable() }, async (t) => 
       await c.sh(`echo 'greeting = broken' >>${config}`);
       const broken = await c.try(`systemctl reload ${name}.service`);
       t.not(broken.code, 0, 'a reload with a broken config fails visibly');
-      t.match(await q(`journalctl -b -u ${name}.service -o cat | grep -F 'config ${config}:' | tail -n 1`), 'fix the TOML syntax', 'the journal says why');
+      t.match(
+        await q(`journalctl -b -u ${name}.service -o cat | grep -F 'config ${config}:' | tail -n 1`),
+        'fix the TOML syntax',
+        'the journal says why',
+      );
       t.equal(await q(`systemctl is-active ${name}.service`), 'active', 'the daemon stays up');
       t.equal(await mainPid(), pid, 'the same process');
       t.equal(await get(), 'reloaded', 'serving with the config it had');
       await c.sh(`sed -i '$d' ${config}`);
 
       // The watchdog, with a shorter interval than the unit's 30 s for the test's sake.
-      await c.sh(`mkdir -p /run/systemd/system/${name}.service.d && printf '[Service]\\nWatchdogSec=3s\\n' >/run/systemd/system/${name}.service.d/watchdog.conf && systemctl daemon-reload && systemctl restart ${name}.service`);
+      await c.sh(
+        `mkdir -p /run/systemd/system/${name}.service.d && printf '[Service]\\nWatchdogSec=3s\\n' >/run/systemd/system/${name}.service.d/watchdog.conf && systemctl daemon-reload && systemctl restart ${name}.service`,
+      );
       const before = await mainPid();
       await c.sh(`kill -STOP ${before}`);
-      await c.sh(`for i in $(seq 300); do p=$(systemctl show -P MainPID ${name}.service); [ "$p" != 0 ] && [ "$p" != ${before} ] && [ "$(systemctl is-active ${name}.service)" = active ] && exit 0; sleep 0.1; done; exit 1`, { timeoutMs: 60_000 });
-      t.match(await q(`journalctl -b -u ${name}.service -o cat | grep -i watchdog | head -n 1`), /watchdog timeout/i, 'SIGSTOP: the watchdog killed it');
+      await c.sh(
+        `for i in $(seq 300); do p=$(systemctl show -P MainPID ${name}.service); [ "$p" != 0 ] && [ "$p" != ${before} ] && [ "$(systemctl is-active ${name}.service)" = active ] && exit 0; sleep 0.1; done; exit 1`,
+        { timeoutMs: 60_000 },
+      );
+      t.match(
+        await q(`journalctl -b -u ${name}.service -o cat | grep -i watchdog | head -n 1`),
+        /watchdog timeout/i,
+        'SIGSTOP: the watchdog killed it',
+      );
       t.equal(await get(), 'reloaded', 'and the restarted daemon serves');
       await c.sh(`rm -r /run/systemd/system/${name}.service.d && systemctl daemon-reload`);
 
       await c.sh(`systemctl stop ${name}.service`);
-      t.equal(await q(`systemctl show -P Result,ExecMainStatus,ActiveState ${name}.service | paste -sd/`), 'success/0/inactive', 'systemctl stop: clean exit 0');
+      t.equal(
+        await q(`systemctl show -P Result,ExecMainStatus,ActiveState ${name}.service | paste -sd/`),
+        'success/0/inactive',
+        'systemctl stop: clean exit 0',
+      );
       t.equal(await q(`pgrep -x ${name} || echo none`), 'none', 'no process left');
 
       // Switching to socket activation (README: "Socket activation"), and back.
@@ -119,7 +172,11 @@ t.test('the packages on a booted Debian', { skip: unavailable() }, async (t) => 
       t.equal(await q(`systemctl is-active ${name}.service || true`), 'inactive', 'socket enabled: the service waits');
       t.equal(await get(), 'reloaded', 'the first connection starts it');
       t.equal(await q(`systemctl is-active ${name}.service`), 'active');
-      t.match(await q(`journalctl -b -u ${name}.service -o cat | grep 'listening on' | tail -n 1`), /socket activation/, 'on the socket systemd passed');
+      t.match(
+        await q(`journalctl -b -u ${name}.service -o cat | grep 'listening on' | tail -n 1`),
+        /socket activation/,
+        'on the socket systemd passed',
+      );
       await c.sh(`systemctl disable --now ${name}.socket ${name}.service && systemctl enable --now ${name}.service`);
       t.equal(await get(), 'reloaded', 'back to the service binding on its own');
 
@@ -128,7 +185,11 @@ t.test('the packages on a booted Debian', { skip: unavailable() }, async (t) => 
       t.equal(await q(`pgrep -x ${name} || echo none`), 'none', 'dpkg -r stopped it');
       const reinstall = await c.try(`dpkg -i ${deb}`);
       t.equal(reinstall.code, 0, `dpkg -i again: ${reinstall.err}`);
-      t.equal(await q(`systemctl is-enabled ${name}.socket || true`), 'disabled', 'the socket is not masked after dpkg -r then -i');
+      t.equal(
+        await q(`systemctl is-enabled ${name}.socket || true`),
+        'disabled',
+        'the socket is not masked after dpkg -r then -i',
+      );
       t.equal(await q(`systemctl is-enabled ${name}.service`), 'enabled');
       t.equal(await q(`systemctl is-active ${name}.service`), 'active');
 
@@ -145,9 +206,15 @@ t.test('the packages on a booted Debian', { skip: unavailable() }, async (t) => 
       t.equal((await c.try(`dpkg -P ${name}`)).code, 0, 'dpkg -P');
       t.equal((await c.try(`getent passwd ${user}`)).code, 2, `no user ${user}`);
       t.equal((await c.try(`getent group ${user}`)).code, 2, `no group ${user}`);
-      const left = await q(`ls -d /etc/${name} /etc/default/${name} /etc/init.d/${name} /etc/logrotate.d/${name} /var/lib/${name} /var/log/${name} /run/${name} /usr/sbin/${name} /usr/lib/${name} /lib/systemd/system/${name}.* /usr/lib/systemd/system/${name}.* /etc/rc?.d/*${name} 2>/dev/null || true; find /etc/systemd /run/systemd/system -name '${name}*'`);
+      const left = await q(
+        `ls -d /etc/${name} /etc/default/${name} /etc/init.d/${name} /etc/logrotate.d/${name} /var/lib/${name} /var/log/${name} /run/${name} /usr/sbin/${name} /usr/lib/${name} /lib/systemd/system/${name}.* /usr/lib/systemd/system/${name}.* /etc/rc?.d/*${name} 2>/dev/null || true; find /etc/systemd /run/systemd/system -name '${name}*'`,
+      );
       t.equal(left, '', 'no files, units or links left');
-      t.equal(await q(`systemctl list-unit-files --no-legend '${name}*' | wc -l`), '0', 'no unit files known to systemd');
+      t.equal(
+        await q(`systemctl list-unit-files --no-legend '${name}*' | wc -l`),
+        '0',
+        'no unit files known to systemd',
+      );
       t.comment(`${suite}: booted, installed, upgraded, purged in ${Math.round((Date.now() - bootedAt) / 1000)} s`);
     });
   }
@@ -164,9 +231,17 @@ t.test('the packages on a booted Debian', { skip: unavailable() }, async (t) => 
     t.equal((await init('start')).code, 0, 'start');
     const pid = await daemonPid();
     t.equal(await q(`curl -sS ${url}`), `Hello from ${name}!`, 'serves once start returns');
-    t.match(await q(`grep ^Uid: /proc/${pid}/status`), new RegExp(`\\t${await q(`id -u ${user}`)}\\t`), `runs as ${user} (--user)`);
+    t.match(
+      await q(`grep ^Uid: /proc/${pid}/status`),
+      new RegExp(`\\t${await q(`id -u ${user}`)}\\t`),
+      `runs as ${user} (--user)`,
+    );
     t.equal(await q(`cat /proc/${pid}/comm`), name);
-    t.equal(await q(`systemctl is-active ${name}.service || true`), 'inactive', 'started by the script itself, not by systemd');
+    t.equal(
+      await q(`systemctl is-active ${name}.service || true`),
+      'inactive',
+      'started by the script itself, not by systemd',
+    );
     t.equal((await init('status')).code, 0, 'status: 0');
     await c.sh(`sed -i 's/^greeting = .*/greeting = "sysv reload"/' ${config}`);
     t.equal((await init('reload')).code, 0, 'reload');
@@ -185,12 +260,16 @@ t.test('the packages on a booted Debian', { skip: unavailable() }, async (t) => 
     t.equal((await init('status')).code, 3, 'status after stop: 3');
   });
 
-  t.test('the .rpm with rpm -i on a systemd host (trixie, Debian\'s rpm)', async (t) => {
+  t.test("the .rpm with rpm -i on a systemd host (trixie, Debian's rpm)", async (t) => {
     const c = await boot(t, 'trixie');
     const q = async (script: string) => (await c.sh(script)).trim();
     const install = await c.try(`rpm -i --nodeps ${rpm}`);
     t.equal(install.code, 0, `rpm -i: ${install.err}`);
-    t.match(await q(`getent passwd ${user}`), new RegExp(`^${user}:x:\\d+:\\d+:.*:/nonexistent:/usr/sbin/nologin$`), `%pre created ${user}, no home, no shell`);
+    t.match(
+      await q(`getent passwd ${user}`),
+      new RegExp(`^${user}:x:\\d+:\\d+:.*:/nonexistent:/usr/sbin/nologin$`),
+      `%pre created ${user}, no home, no shell`,
+    );
     t.equal(await q(`systemctl is-enabled ${name}.service`), 'enabled', '%post enabled the unit');
     t.equal(await q(`systemctl is-active ${name}.service`), 'active', 'and started it');
     t.equal(await q(`curl -sS ${url}`), `Hello from ${name}!`, 'serving');
@@ -201,4 +280,3 @@ t.test('the packages on a booted Debian', { skip: unavailable() }, async (t) => 
     t.equal(await q(`ls /usr/sbin/${name} /usr/lib/${name} 2>/dev/null || true`), '', 'no files left');
   });
 });
-

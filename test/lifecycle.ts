@@ -1,7 +1,16 @@
 // The reference daemon's lifecycle as a user sees it, against every build of it (test/lib/launchers).
-import { existsSync, openSync, readFileSync, readlinkSync, symlinkSync, writeFileSync, closeSync, fstatSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  fstatSync,
+  openSync,
+  readFileSync,
+  readlinkSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { Agent, createServer } from 'node:http';
-import { type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import t from 'tap';
 import { greeting, name } from './lib/identity';
@@ -12,8 +21,8 @@ import {
   get,
   listenerPids,
   portFrom,
-  procStat,
   processesMentioning,
+  procStat,
   run,
   spawnClean,
   tempDir,
@@ -31,9 +40,18 @@ for (const launcher of launchers()) {
       const inherited = openSync(join(dir, 'inherited'), 'w');
       t.teardown(() => closeSync(inherited));
       // Started from a shell whose umask is 077: forked, it resets to daemon(7)'s 022.
-      const r = await run(['sh', '-c', 'umask 077; exec "$@"', 'sh', ...daemon('--listen', '127.0.0.1:0', '--pidfile', pidFile, '--log', join(dir, 'log'))], {
-        extraFds: [inherited],
-      });
+      const r = await run(
+        [
+          'sh',
+          '-c',
+          'umask 077; exec "$@"',
+          'sh',
+          ...daemon('--listen', '127.0.0.1:0', '--pidfile', pidFile, '--log', join(dir, 'log')),
+        ],
+        {
+          extraFds: [inherited],
+        },
+      );
       t.equal(r.code, 0, `parent exit code (stderr: ${r.err})`);
       const port = portFrom(r.err);
       // No retry: the port must already accept connections when the parent has exited.
@@ -50,8 +68,20 @@ for (const launcher of launchers()) {
       t.equal(st.ttyNr, 0, 'no controlling terminal');
       t.equal(readlinkSync(`/proc/${pid}/cwd`), '/', 'cwd is /');
       t.match(readFileSync(`/proc/${pid}/status`, 'utf8'), /^Umask:\t0022$/m, 'umask 022 (the shell had 077)');
-      t.equal(readFileSync(`/proc/${pid}/comm`, 'utf8'), `${name}\n`, `named ${name} (pgrep -x, killall), not MainThread`);
-      t.same((await run(['pgrep', '-x', name])).stdout.trim().split('\n').map(Number).filter((p) => p === pid), [pid], `pgrep -x ${name} finds it`);
+      t.equal(
+        readFileSync(`/proc/${pid}/comm`, 'utf8'),
+        `${name}\n`,
+        `named ${name} (pgrep -x, killall), not MainThread`,
+      );
+      t.same(
+        (await run(['pgrep', '-x', name])).stdout
+          .trim()
+          .split('\n')
+          .map(Number)
+          .filter((p) => p === pid),
+        [pid],
+        `pgrep -x ${name} finds it`,
+      );
       const fds = fdTargets(pid);
       t.equal(fds.get(0), '/dev/null', 'stdin is /dev/null');
       t.equal(fds.get(1), join(dir, 'log'), 'stdout is the log file once ready too');
@@ -93,7 +123,10 @@ for (const launcher of launchers()) {
       writeFileSync(config, 'greeting = 42\n');
       let r = await run(daemon('-c', config, '-p', join(dir, 'pid')));
       t.equal(r.code, 78);
-      t.match(r.err, new RegExp(`^${name}: config .*: greeting must be a string, not a number; put it in quotes$`, 'm'));
+      t.match(
+        r.err,
+        new RegExp(`^${name}: config .*: greeting must be a string, not a number; put it in quotes$`, 'm'),
+      );
       writeFileSync(config, 'greting = "hi"\n');
       r = await run(daemon('-c', config, '--foreground'));
       t.equal(r.code, 78, 'the same in the foreground');
@@ -125,7 +158,10 @@ for (const launcher of launchers()) {
       t.match(r.err, `cannot change directory to ${join(dir, 'nope')}`);
       r = await run(daemon('--listen', '127.0.0.1:0', '-p', join(dir, 'no', 'such', 'dir', 'pid')));
       t.equal(r.code, 73);
-      t.match(r.err, `directory ${join(dir, 'no', 'such', 'dir')} does not exist; create it or choose another --pidfile`);
+      t.match(
+        r.err,
+        `directory ${join(dir, 'no', 'such', 'dir')} does not exist; create it or choose another --pidfile`,
+      );
       r = await run(daemon('--listen', '127.0.0.1:0', '-p', join(dir, 'pid'), '--log', join(dir, 'nodir', 'log')));
       t.equal(r.code, 73);
       t.match(r.err, `cannot open log file ${join(dir, 'nodir', 'log')}`);
@@ -173,7 +209,10 @@ for (const launcher of launchers()) {
       symlinkSync(target, pidFile);
       const r = await run(daemon('--listen', '127.0.0.1:0', '-p', pidFile));
       t.equal(r.code, 73);
-      t.match(r.err, `${name}: refusing pid file ${pidFile}: it is a symbolic link; remove it or choose another --pidfile`);
+      t.match(
+        r.err,
+        `${name}: refusing pid file ${pidFile}: it is a symbolic link; remove it or choose another --pidfile`,
+      );
       t.equal(readFileSync(target, 'utf8'), 'keep me\n');
       symlinkSync(join(dir, 'nowhere'), join(dir, 'dangling'));
       const d = await run(daemon('--listen', '127.0.0.1:0', '-p', join(dir, 'dangling')));
@@ -254,7 +293,10 @@ for (const launcher of launchers()) {
     t.test('--foreground stays attached, logs to stderr, stops cleanly on SIGTERM', async (t) => {
       const dir = tempDir(t);
       // As a service manager starts it with UMask=0027: the umask given is kept.
-      const child = spawnClean(['sh', '-c', 'umask 027; exec "$@"', 'sh', ...daemon('-f', '--listen', '127.0.0.1:0', '--chdir', dir)], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawnClean(
+        ['sh', '-c', 'umask 027; exec "$@"', 'sh', ...daemon('-f', '--listen', '127.0.0.1:0', '--chdir', dir)],
+        { stdio: ['ignore', 'pipe', 'pipe'] },
+      );
       let err = '';
       child.stderr!.on('data', (b: Buffer) => (err += b.toString()));
       const exited = new Promise<[number | null, string | null]>((r) => child.on('close', (c, s) => r([c, s])));
@@ -263,13 +305,22 @@ for (const launcher of launchers()) {
       t.same(listenerPids(port), [child.pid], 'no fork: the started process itself serves');
       t.equal((await get(port)).body, `${greeting}\n`);
       t.equal(readlinkSync(`/proc/${child.pid}/cwd`), dir, '--chdir honoured');
-      t.match(readFileSync(`/proc/${child.pid}/status`, 'utf8'), /^Umask:\t0027$/m, 'the umask it was given (027) is kept');
+      t.match(
+        readFileSync(`/proc/${child.pid}/status`, 'utf8'),
+        /^Umask:\t0027$/m,
+        'the umask it was given (027) is kept',
+      );
       t.equal(readFileSync(`/proc/${child.pid}/comm`, 'utf8'), `${name}\n`, `named ${name}`);
       child.kill('SIGTERM');
       const [code, signal] = await exited;
       t.equal(code, 0);
       t.equal(signal, null);
-      t.match(err, new RegExp(`${name}: listening on .*\\n${name}: ready \\(pid \\d+\\)\\n${name}: stopping \\(SIGTERM\\)\\n${name}: stopped\\n$`));
+      t.match(
+        err,
+        new RegExp(
+          `${name}: listening on .*\\n${name}: ready \\(pid \\d+\\)\\n${name}: stopping \\(SIGTERM\\)\\n${name}: stopped\\n$`,
+        ),
+      );
     });
   });
 }

@@ -33,7 +33,8 @@ function expected(c: Case): Buffer {
 
 const toStdout = (c: Case) => ['console.log', 'process.stdout.write', 'logger'].includes(c.api);
 const exitCode: Record<End, number> = { ready: 0, exit: 3, throw: 70 };
-const name = (c: Case) => `${c.size === 'big' ? '10 MiB' : '2,000 lines'} by ${c.api}, then ${c.end === 'ready' ? 'ready()' : c.end === 'exit' ? 'process.exit(3)' : 'a throw'}`;
+const name = (c: Case) =>
+  `${c.size === 'big' ? '10 MiB' : '2,000 lines'} by ${c.api}, then ${c.end === 'ready' ? 'ready()' : c.end === 'exit' ? 'process.exit(3)' : 'a throw'}`;
 
 /** After the server's bytes, only the runtime's own "fixture: ..." lines may follow on stderr. */
 function judge(c: Case, out: Buffer, err: Buffer, code: number | null): string | undefined {
@@ -41,7 +42,8 @@ function judge(c: Case, out: Buffer, err: Buffer, code: number | null): string |
   if (code !== exitCode[c.end]) return `exit ${code}, not ${exitCode[c.end]}: ${err.subarray(-300).toString()}`;
   const [ours, other] = toStdout(c) ? [out, err] : [err, out];
   const got = ours.subarray(0, want.length);
-  if (got.length !== want.length || sha(got) !== sha(want)) return `${got.length} of ${want.length} bytes, or other bytes`;
+  if (got.length !== want.length || sha(got) !== sha(want))
+    return `${got.length} of ${want.length} bytes, or other bytes`;
   const rest = Buffer.concat([ours.subarray(want.length), other]).toString();
   if (!/^(fixture: [^\n]*\n)*$/.test(rest)) return `unexpected output after the server's: ${rest.slice(0, 300)}`;
   if (c.end === 'ready' && rest !== '') return `after ready() the terminal got more: ${rest.slice(0, 300)}`;
@@ -94,7 +96,8 @@ const channels = {
   /** A real terminal: tmux records what reaches the pane with pipe-pane (the tty adds \r). */
   async tmux(dir: string, c: Case, i: number, server?: string): Promise<string | undefined> {
     const tag = join(dir, `run${i}`);
-    const tmux = (...args: string[]) => execFileSync('tmux', ['-L', server!, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const tmux = (...args: string[]) =>
+      execFileSync('tmux', ['-L', server!, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     const go = `${tag}.go`;
     const screen = `${tag}.screen`;
     const script = `${tag}.sh`;
@@ -142,8 +145,8 @@ const cases: Case[] = [
 ];
 
 // Every API, fewer times, through a pipe.
-const apis: Case[] = ['console.log', 'console.error', 'process.stdout.write', 'process.stderr.write', 'logger'].flatMap((api) =>
-  (['lines', 'big'] as const).map((size) => ({ api, size, end: 'ready' as End })),
+const apis: Case[] = ['console.log', 'console.error', 'process.stdout.write', 'process.stderr.write', 'logger'].flatMap(
+  (api) => (['lines', 'big'] as const).map((size) => ({ api, size, end: 'ready' as End })),
 );
 
 function throughEachChannel(t: Test, theCases: Case[]): void {
@@ -185,10 +188,15 @@ t.test('dev build (node)', async (t) => {
 // The same runtime code, bundled and run by the single executable's own Node: the headline cases.
 t.test('single executable', async (t) => {
   const exe = join(tempDir(t), 'fixture');
-  const built = await run([process.execPath, join(root, 'scripts', 'build-executable.js'), exe, '--entry', fixture], { timeoutMs: 300_000 });
+  const built = await run([process.execPath, join(root, 'scripts', 'build-executable.js'), exe, '--entry', fixture], {
+    timeoutMs: 300_000,
+  });
   t.equal(built.code, 0, `the fixture built as a single executable ${built.err}`);
   cmd = [exe];
-  throughEachChannel(t, cases.filter((c) => c.end !== 'throw'));
+  throughEachChannel(
+    t,
+    cases.filter((c) => c.end !== 'throw'),
+  );
 });
 
 t.test('every API through a pipe: console.log/error, process.stdout/stderr.write, a stream logger', async (t) => {

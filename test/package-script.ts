@@ -9,7 +9,16 @@ import { root, run, tempDir } from './lib/proc';
 /** The tree package.js reads, with out/NAME a link to the built executable (no 127 MB copy) and build/ to the built addon. */
 function copyTree(dir: string): string {
   const copy = join(dir, 'tree');
-  for (const p of ['src', 'native', 'scripts', 'dist', 'CMakeLists.txt', 'tsconfig.json', 'package.json', 'package-lock.json'])
+  for (const p of [
+    'src',
+    'native',
+    'scripts',
+    'dist',
+    'CMakeLists.txt',
+    'tsconfig.json',
+    'package.json',
+    'package-lock.json',
+  ])
     cpSync(join(root, p), join(copy, p), { recursive: true, preserveTimestamps: true });
   symlinkSync(join(root, 'node_modules'), join(copy, 'node_modules'));
   symlinkSync(join(root, 'build'), join(copy, 'build')); // the addon, which the packages may carry too
@@ -32,11 +41,17 @@ t.test('a source newer than out/NAME: refused before any backend runs, with the 
 t.test('a failing format is named with what its tool said; exit 1, nothing listed', async (t) => {
   const copy = copyTree(tempDir(t));
   // No dpkg-deb, rpmbuild or gzip on this PATH: every backend fails at its tool.
-  const r = await run([process.execPath, join(copy, 'scripts', 'package.js'), '--out', join(copy, 'pk')], { env: { PATH: '/nonexistent' } });
+  const r = await run([process.execPath, join(copy, 'scripts', 'package.js'), '--out', join(copy, 'pk')], {
+    env: { PATH: '/nonexistent' },
+  });
   t.equal(r.code, 1, 'exit 1');
   for (const format of ['deb', 'rpm', 'tarball']) {
     t.match(r.err, new RegExp(`^package: ${format} \\.\\.\\.$`, 'm'), `${format}: a line as it starts`);
-    t.match(r.err, new RegExp(`^package: ${format} FAILED after [\\d.]+ s:\\n.* is not installed \\(apt-get install `, 'm'), `${format}: a line as it ends, with the reason`);
+    t.match(
+      r.err,
+      new RegExp(`^package: ${format} FAILED after [\\d.]+ s:\\n.* is not installed \\(apt-get install `, 'm'),
+      `${format}: a line as it ends, with the reason`,
+    );
   }
   t.equal(r.stdout, '', 'nothing listed as built');
 });

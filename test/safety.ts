@@ -1,7 +1,17 @@
 // Runtime safety, against every build: the daemon's files are opened without following links,
 // and stop/reload signal only a process proven to be the daemon (issue 11).
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { chownSync, existsSync, linkSync, mkdirSync, readFileSync, renameSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import {
+  chownSync,
+  existsSync,
+  linkSync,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { name } from './lib/identity';
@@ -27,7 +37,9 @@ function precious(dir: string): { path: string; unchanged: () => boolean } {
     path,
     unchanged: () => {
       const st = statSync(path);
-      return st.uid === 0 && st.gid === 0 && (st.mode & 0o777) === 0o600 && readFileSync(path, 'utf8') === 'root:secret\n';
+      return (
+        st.uid === 0 && st.gid === 0 && (st.mode & 0o777) === 0o600 && readFileSync(path, 'utf8') === 'root:secret\n'
+      );
     },
   };
 }
@@ -71,9 +83,14 @@ for (const launcher of launchers()) {
       const logs = userWritableDir(dir);
       const shadow = precious(dir);
       symlinkSync(shadow.path, join(logs, 'log'));
-      const r = await run(daemon('--user', 'nobody', '--listen', '127.0.0.1:0', '-p', join(dir, 'pid'), '--log', join(logs, 'log')));
+      const r = await run(
+        daemon('--user', 'nobody', '--listen', '127.0.0.1:0', '-p', join(dir, 'pid'), '--log', join(logs, 'log')),
+      );
       t.equal(r.code, 73, r.err);
-      t.match(r.err, `${name}: refusing log file ${join(logs, 'log')}: it is a symbolic link; remove it or choose another --log\n`);
+      t.match(
+        r.err,
+        `${name}: refusing log file ${join(logs, 'log')}: it is a symbolic link; remove it or choose another --log\n`,
+      );
       t.ok(shadow.unchanged(), 'the target is still root:root 0600 with its bytes');
       t.notOk(existsSync(join(dir, 'pid')), 'no pid file');
       t.same(processesMentioning(dir), [], 'no process');
@@ -83,7 +100,9 @@ for (const launcher of launchers()) {
       const dir = tempDir(t);
       const shadow = precious(dir);
       linkSync(shadow.path, join(dir, 'log'));
-      const r = await run(daemon('--user', 'nobody', '--listen', '127.0.0.1:0', '-p', join(dir, 'pid'), '--log', join(dir, 'log')));
+      const r = await run(
+        daemon('--user', 'nobody', '--listen', '127.0.0.1:0', '-p', join(dir, 'pid'), '--log', join(dir, 'log')),
+      );
       t.equal(r.code, 73, r.err);
       t.match(r.err, `refusing log file ${join(dir, 'log')}: it has other hard links`);
       t.ok(shadow.unchanged());
@@ -93,34 +112,39 @@ for (const launcher of launchers()) {
     t.test('a FIFO is refused at once (the open does not hang)', async (t) => {
       const dir = tempDir(t);
       execFileSync('mkfifo', [join(dir, 'log')]);
-      const r = await run(daemon('--listen', '127.0.0.1:0', '-p', join(dir, 'pid'), '--log', join(dir, 'log')), { timeoutMs: 20_000 });
+      const r = await run(daemon('--listen', '127.0.0.1:0', '-p', join(dir, 'pid'), '--log', join(dir, 'log')), {
+        timeoutMs: 20_000,
+      });
       t.equal(r.code, 73, r.err);
       t.match(r.err, 'it is not a regular file');
     });
 
-    t.test('an existing log file keeps its owner; a new one goes to --user, and SIGHUP reopens it as the user', async (t) => {
-      const dir = tempDir(t);
-      const logs = userWritableDir(dir);
-      const log = join(logs, 'log');
-      writeFileSync(log, '', { mode: 0o644 });
-      let r = await run(daemon('--user', 'nobody', '--listen', '127.0.0.1:0', '-p', join(dir, 'pid'), '--log', log));
-      t.equal(r.code, 0, r.err);
-      t.equal(statSync(log).uid, 0, 'a file the daemon did not create is not given away');
-      t.equal((await run(daemon('stop', '-p', join(dir, 'pid')))).code, 0);
+    t.test(
+      'an existing log file keeps its owner; a new one goes to --user, and SIGHUP reopens it as the user',
+      async (t) => {
+        const dir = tempDir(t);
+        const logs = userWritableDir(dir);
+        const log = join(logs, 'log');
+        writeFileSync(log, '', { mode: 0o644 });
+        let r = await run(daemon('--user', 'nobody', '--listen', '127.0.0.1:0', '-p', join(dir, 'pid'), '--log', log));
+        t.equal(r.code, 0, r.err);
+        t.equal(statSync(log).uid, 0, 'a file the daemon did not create is not given away');
+        t.equal((await run(daemon('stop', '-p', join(dir, 'pid')))).code, 0);
 
-      const fresh = join(logs, 'fresh.log');
-      r = await run(daemon('--user', 'nobody', '--listen', '127.0.0.1:0', '-p', join(dir, 'pid'), '--log', fresh));
-      t.equal(r.code, 0, r.err);
-      t.equal(statSync(fresh).uid, nobody, 'the file it created belongs to the user');
-      renameSync(fresh, `${fresh}.1`);
-      const reload = await run(daemon('reload', '-p', join(dir, 'pid')));
-      t.equal(reload.code, 0, reload.err);
-      await waitFor('the reopened log', () => existsSync(fresh) && readFileSync(fresh, 'utf8').includes('reloaded'));
-      t.equal(statSync(fresh).uid, nobody, 'reopened after the privilege drop, by the user');
-      const pid = Number(readFileSync(join(dir, 'pid'), 'utf8'));
-      t.equal((await run(daemon('stop', '-p', join(dir, 'pid')))).code, 0);
-      t.notOk(alive(pid));
-    });
+        const fresh = join(logs, 'fresh.log');
+        r = await run(daemon('--user', 'nobody', '--listen', '127.0.0.1:0', '-p', join(dir, 'pid'), '--log', fresh));
+        t.equal(r.code, 0, r.err);
+        t.equal(statSync(fresh).uid, nobody, 'the file it created belongs to the user');
+        renameSync(fresh, `${fresh}.1`);
+        const reload = await run(daemon('reload', '-p', join(dir, 'pid')));
+        t.equal(reload.code, 0, reload.err);
+        await waitFor('the reopened log', () => existsSync(fresh) && readFileSync(fresh, 'utf8').includes('reloaded'));
+        t.equal(statSync(fresh).uid, nobody, 'reopened after the privilege drop, by the user');
+        const pid = Number(readFileSync(join(dir, 'pid'), 'utf8'));
+        t.equal((await run(daemon('stop', '-p', join(dir, 'pid')))).code, 0);
+        t.notOk(alive(pid));
+      },
+    );
   });
 }
 
@@ -136,7 +160,10 @@ for (const launcher of launchers()) {
       for (const command of ['stop', 'reload']) {
         const r = await run(daemon(command, '-p', pidFile));
         t.equal(r.code, 1, `${command}: exit 1`);
-        t.equal(r.err, `${name}: cannot tell whether ${name} runs: ${pidFile} is locked by pid ${holder.pid} but names pid ${target.pid}; nothing signalled (see who holds it: fuser -v ${pidFile})\n`);
+        t.equal(
+          r.err,
+          `${name}: cannot tell whether ${name} runs: ${pidFile} is locked by pid ${holder.pid} but names pid ${target.pid}; nothing signalled (see who holds it: fuser -v ${pidFile})\n`,
+        );
       }
       const status = await run(daemon('status', '-p', pidFile));
       t.equal(status.code, 4, 'status: unknown (4)');
@@ -151,7 +178,12 @@ for (const launcher of launchers()) {
       for (const command of ['stop', 'reload']) {
         const r = await run(daemon(command, '-p', pidFile));
         t.equal(r.code, 1, `${command}: exit 1`);
-        t.match(r.err, new RegExp(`^${name}: cannot ${command}: pid ${holder.pid} holds the pid file but runs \\S*python\\S*, not \\S+; nothing signalled\\n$`));
+        t.match(
+          r.err,
+          new RegExp(
+            `^${name}: cannot ${command}: pid ${holder.pid} holds the pid file but runs \\S*python\\S*, not \\S+; nothing signalled\\n$`,
+          ),
+        );
       }
       t.ok(alive(holder.pid!));
     });
@@ -177,18 +209,23 @@ for (const launcher of launchers()) {
     });
 
     for (const content of ['', 'garbage\n', '0\n', '1\n', '-1\n', '00\n', ' 7\n', '99999999999\n']) {
-      t.test(`a locked pid file holding ${JSON.stringify(content)}: nothing signalled, the caller survives`, async (t) => {
-        const dir = tempDir(t);
-        const pidFile = join(dir, 'pid');
-        await holdLock(t, pidFile, content);
-        for (const command of ['stop', 'reload']) {
-          // Through a shell in a process group of its own: kill(0, ...) signals the caller's group.
-          const quoted = daemon(command, '-p', pidFile).map((a) => `'${a}'`).join(' ');
-          const r = await run(['setsid', '-w', 'sh', '-c', `${quoted}; echo "survived $?"`]);
-          t.equal(r.stdout, 'survived 1\n', `${command}: exit 1, and the calling shell was not signalled`);
-          t.match(r.err, 'holds no valid pid; nothing signalled');
-        }
-      });
+      t.test(
+        `a locked pid file holding ${JSON.stringify(content)}: nothing signalled, the caller survives`,
+        async (t) => {
+          const dir = tempDir(t);
+          const pidFile = join(dir, 'pid');
+          await holdLock(t, pidFile, content);
+          for (const command of ['stop', 'reload']) {
+            // Through a shell in a process group of its own: kill(0, ...) signals the caller's group.
+            const quoted = daemon(command, '-p', pidFile)
+              .map((a) => `'${a}'`)
+              .join(' ');
+            const r = await run(['setsid', '-w', 'sh', '-c', `${quoted}; echo "survived $?"`]);
+            t.equal(r.stdout, 'survived 1\n', `${command}: exit 1, and the calling shell was not signalled`);
+            t.match(r.err, 'holds no valid pid; nothing signalled');
+          }
+        },
+      );
     }
   });
 
@@ -196,7 +233,9 @@ for (const launcher of launchers()) {
     const dir = tempDir(t);
     const pidFile = join(dir, 'pid');
     const stop = join(dir, 'stop-reading');
-    const reader = spawn('python3', [join(root, 'test', 'fixtures', 'pidfile-reader.py'), pidFile, stop], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const reader = spawn('python3', [join(root, 'test', 'fixtures', 'pidfile-reader.py'), pidFile, stop], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     t.teardown(() => reader.kill('SIGKILL'));
     let out = '';
     reader.stdout!.on('data', (b: Buffer) => (out += b.toString()));

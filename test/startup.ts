@@ -4,7 +4,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
-import { alive, processesMentioning, root, run, spawnClean, tempDir, waitFor, type Ran } from './lib/proc';
+import { alive, processesMentioning, type Ran, root, run, spawnClean, tempDir, waitFor } from './lib/proc';
 
 const fixture = join(root, 'test', 'fixtures', 'startup.js');
 const start = (dir: string, mode: string, arg = '-', env: NodeJS.ProcessEnv = {}, timeoutMs?: number) =>
@@ -47,16 +47,21 @@ for (const [mode, arg, signal] of [
   ['signal', 'SIGKILL', 'SIGKILL'],
   ['close-then-die', '-', 'SIGKILL'],
 ] as const) {
-  t.test(`init killed by ${signal}${mode === 'close-then-die' ? ' just after closing stderr' : ''}: 50 of 50 reported, never ready`, async (t) => {
-    const dir = tempDir(t);
-    const runs = await many(50, 4, () => start(dir, mode, arg));
-    const falseReady = runs.filter((r) => r.code === 0).length;
-    const right = runs.filter((r) => r.code === 70 && r.err.includes(`fixture: killed by ${signal} during start-up`)).length;
-    t.equal(falseReady, 0, 'no crash reported as ready');
-    t.equal(right, 50, `every run says "killed by ${signal}" and exits 70`);
-    if (right !== 50) t.comment(runs.find((r) => r.code !== 70)?.err ?? '');
-    t.same(processesMentioning(dir), []);
-  });
+  t.test(
+    `init killed by ${signal}${mode === 'close-then-die' ? ' just after closing stderr' : ''}: 50 of 50 reported, never ready`,
+    async (t) => {
+      const dir = tempDir(t);
+      const runs = await many(50, 4, () => start(dir, mode, arg));
+      const falseReady = runs.filter((r) => r.code === 0).length;
+      const right = runs.filter(
+        (r) => r.code === 70 && r.err.includes(`fixture: killed by ${signal} during start-up`),
+      ).length;
+      t.equal(falseReady, 0, 'no crash reported as ready');
+      t.equal(right, 50, `every run says "killed by ${signal}" and exits 70`);
+      if (right !== 50) t.comment(runs.find((r) => r.code !== 70)?.err ?? '');
+      t.same(processesMentioning(dir), []);
+    },
+  );
 }
 
 for (const signal of ['SIGKILL', 'SIGSEGV', 'SIGABRT'] as const) {
@@ -127,28 +132,37 @@ t.test('--ready-timeout with a child that ignores SIGTERM: SIGKILL after the gra
 });
 
 for (const signal of ['SIGTERM', 'SIGHUP'] as const) {
-  t.test(`${signal} to the waiting parent cancels the start: it relays, dies of ${signal}, leaves nothing`, async (t) => {
-    const dir = tempDir(t);
-    const child = spawnClean([process.execPath, fixture, 'slow', '-', dir], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let err = '';
-    child.stderr!.on('data', (b: Buffer) => (err += b.toString()));
-    const closed = new Promise<[number | null, string | null]>((r) => child.on('close', (c, s) => r([c, s])));
-    await waitFor('the slow init', () => err.includes('initialising slowly'));
-    const daemonPid = Number(/pid (\d+)/.exec(err)![1]);
-    child.kill(signal);
-    const [code, died] = await closed;
-    t.equal(code, null);
-    t.equal(died, signal);
-    t.match(err, `fixture: start-up cancelled (SIGTERM)\nfixture: stopped\nfixture: start-up cancelled by ${signal}\n`);
-    t.notOk(alive(daemonPid));
-    t.same(processesMentioning(dir), []);
-  });
+  t.test(
+    `${signal} to the waiting parent cancels the start: it relays, dies of ${signal}, leaves nothing`,
+    async (t) => {
+      const dir = tempDir(t);
+      const child = spawnClean([process.execPath, fixture, 'slow', '-', dir], { stdio: ['ignore', 'ignore', 'pipe'] });
+      let err = '';
+      child.stderr!.on('data', (b: Buffer) => (err += b.toString()));
+      const closed = new Promise<[number | null, string | null]>((r) => child.on('close', (c, s) => r([c, s])));
+      await waitFor('the slow init', () => err.includes('initialising slowly'));
+      const daemonPid = Number(/pid (\d+)/.exec(err)![1]);
+      child.kill(signal);
+      const [code, died] = await closed;
+      t.equal(code, null);
+      t.equal(died, signal);
+      t.match(
+        err,
+        `fixture: start-up cancelled (SIGTERM)\nfixture: stopped\nfixture: start-up cancelled by ${signal}\n`,
+      );
+      t.notOk(alive(daemonPid));
+      t.same(processesMentioning(dir), []);
+    },
+  );
 }
 
 t.test('Ctrl-C at a real terminal (tmux) cancels the start and leaves no process', async (t) => {
   const dir = tempDir(t);
   const tmux = (...args: string[]) =>
-    execFileSync('tmux', ['-L', `forkd-test-${process.pid}`, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    execFileSync('tmux', ['-L', `forkd-test-${process.pid}`, ...args], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
   t.teardown(() => {
     try {
       tmux('kill-server');
@@ -162,14 +176,20 @@ t.test('Ctrl-C at a real terminal (tmux) cancels the start and leaves no process
   // disposition back, so the fixture sees a real Ctrl-C.
   const shellDir = tempDir(t);
   const exitFile = join(shellDir, 'exit');
-  writeFileSync(join(shellDir, 'run.sh'), `trap 'true' INT\n'${process.execPath}' '${fixture}' slow - '${dir}'\necho $? > exit\nsleep 60\n`);
+  writeFileSync(
+    join(shellDir, 'run.sh'),
+    `trap 'true' INT\n'${process.execPath}' '${fixture}' slow - '${dir}'\necho $? > exit\nsleep 60\n`,
+  );
   tmux('new-session', '-d', '-x', '160', '-y', '20', '-c', shellDir, 'env -u NODE_OPTIONS sh ./run.sh');
   const screen = () => tmux('capture-pane', '-p');
   await waitFor('the slow init on screen', () => screen().includes('initialising slowly'));
   const daemonPid = Number(/pid (\d+)/.exec(screen())![1]);
   t.ok(alive(daemonPid));
   tmux('send-keys', 'C-c');
-  await waitFor('the shell to record the exit status', () => existsSync(exitFile) && readFileSync(exitFile, 'utf8').endsWith('\n'));
+  await waitFor(
+    'the shell to record the exit status',
+    () => existsSync(exitFile) && readFileSync(exitFile, 'utf8').endsWith('\n'),
+  );
   t.equal(readFileSync(exitFile, 'utf8'), '130\n', 'the parent died of SIGINT (130)');
   t.match(screen(), 'fixture: start-up cancelled by SIGINT');
   t.notOk(alive(daemonPid), 'the daemon is gone');
@@ -191,12 +211,29 @@ t.test('no fd left for the pipes (EMFILE): an error, no fd leaked, exit 71', asy
   t.equal(m![1], 'EMFILE');
   t.equal(m![3], m![2], 'the failed call closed every fd it opened');
   t.equal(r.code, 71);
-  t.match(r.err, 'fixture: cannot start the daemon process: too many open files (EMFILE); raise the open-file limit (ulimit -n)');
+  t.match(
+    r.err,
+    'fixture: cannot start the daemon process: too many open files (EMFILE); raise the open-file limit (ulimit -n)',
+  );
 });
 
-t.test('fork refused (EAGAIN at the process limit): a message and exit 71', { skip: process.getuid!() !== 0 && 'needs root to become nobody' }, async (t) => {
-  const dir = tempDir(t);
-  const r = await run(['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, fixture, 'no-procs', '-', dir]);
-  t.equal(r.code, 71, r.err);
-  t.match(r.err, 'fixture: cannot start the daemon process: resource temporarily unavailable (EAGAIN)');
-});
+t.test(
+  'fork refused (EAGAIN at the process limit): a message and exit 71',
+  { skip: process.getuid!() !== 0 && 'needs root to become nobody' },
+  async (t) => {
+    const dir = tempDir(t);
+    const r = await run([
+      'setpriv',
+      '--reuid=65534',
+      '--regid=65534',
+      '--clear-groups',
+      process.execPath,
+      fixture,
+      'no-procs',
+      '-',
+      dir,
+    ]);
+    t.equal(r.code, 71, r.err);
+    t.match(r.err, 'fixture: cannot start the daemon process: resource temporarily unavailable (EAGAIN)');
+  },
+);

@@ -1,9 +1,9 @@
 // The new-style daemon (daemon(7)): notifications, socket activation, journal levels, privilege
 // drop, and stop/reload that lose no request under load. Real peers: a datagram socket,
 // systemd-socket-activate, setpriv; load only on loopback, bounded in time.
-import { type ChildProcess } from 'node:child_process';
-import { readFileSync, statSync, writeFileSync, openSync, closeSync } from 'node:fs';
-import { createServer as createNetServer, type AddressInfo } from 'node:net';
+import type { ChildProcess } from 'node:child_process';
+import { closeSync, openSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { type AddressInfo, createServer as createNetServer } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import t from 'tap';
@@ -82,7 +82,9 @@ for (const launcher of launchers()) {
   }
 
   t.test(`${launcher.name}: without NOTIFY_SOCKET, notifications are a no-op`, async (t) => {
-    const { child, out, exited } = foreground([...launcher.cmd, '-f', '--listen', '127.0.0.1:0'], { WATCHDOG_USEC: '100000' });
+    const { child, out, exited } = foreground([...launcher.cmd, '-f', '--listen', '127.0.0.1:0'], {
+      WATCHDOG_USEC: '100000',
+    });
     await waitFor('listening', () => out.err.includes('ready'));
     child.kill('SIGTERM');
     t.same(await exited, [0, null]);
@@ -93,7 +95,14 @@ for (const launcher of launchers()) {
 t.test('socket activation: serves on the passed socket and binds none of its own', async (t) => {
   const port = await freePort();
   const { child, out, exited } = foreground([
-    'systemd-socket-activate', '-l', `127.0.0.1:${port}`, '--fdname=web', ...singleExecutable.cmd, '--foreground', '--listen', '127.0.0.1:1',
+    'systemd-socket-activate',
+    '-l',
+    `127.0.0.1:${port}`,
+    '--fdname=web',
+    ...singleExecutable.cmd,
+    '--foreground',
+    '--listen',
+    '127.0.0.1:1',
   ]);
   await waitFor('the activator', () => out.err.includes('Listening on'));
   // systemd-socket-activate execs the daemon (same pid) on the first connection.
@@ -101,8 +110,11 @@ t.test('socket activation: serves on the passed socket and binds none of its own
   t.equal(res.status, 200);
   t.equal(res.body, `${greeting}\n`);
   t.match(out.err, `${name}: listening on http://127.0.0.1:${port} (socket activation: fd 3, web)`);
-  t.match(out.err, `${name}: warning: --listen 127.0.0.1:1 ignored: serving on the sockets passed by the service manager`);
-  t.same(listenerPids(port), [child.pid], 'the daemon (the activator, exec\'d) holds the listening socket');
+  t.match(
+    out.err,
+    `${name}: warning: --listen 127.0.0.1:1 ignored: serving on the sockets passed by the service manager`,
+  );
+  t.same(listenerPids(port), [child.pid], "the daemon (the activator, exec'd) holds the listening socket");
   t.same(listeningFds(child.pid!), [3], 'its only listening socket is fd 3, the one it was passed');
   const environ = readFileSync(`/proc/${child.pid}/environ`, 'utf8');
   t.match(environ, /LISTEN_FDS=1/, 'started with LISTEN_FDS');
@@ -133,47 +145,83 @@ t.test('journal: with JOURNAL_STREAM naming stderr, lines carry <N> priority pre
   t.match(text, /^<6>listening on http:\/\/127\.0\.0\.1:\d+$/m, 'info: <6>');
   t.match(text, /^<6>stopped$/m);
 
-  const plain = await run([...singleExecutable.cmd, '-f', '-c', join(dir, 'missing.toml')], { env: { JOURNAL_STREAM: '1:1' } });
+  const plain = await run([...singleExecutable.cmd, '-f', '-c', join(dir, 'missing.toml')], {
+    env: { JOURNAL_STREAM: '1:1' },
+  });
   t.match(plain.err, new RegExp(`^${name}: config `), 'stderr that is not the journal: plain lines');
 });
 
-t.test('--user: binds a port below 1024 as root, then runs as the user with no root group', { skip: !isRoot && 'needs root' }, async (t) => {
-  const dir = tempDir(t);
-  let port = 0;
-  for (let p = 900; p < 1024 && !port; p++) {
-    try {
-      const s = createNetServer();
-      await new Promise<void>((ok, no) => s.once('error', no).listen(p, '127.0.0.1', ok));
-      await new Promise<void>((r) => s.close(() => r()));
-      port = p;
-    } catch {
-      // taken
+t.test(
+  '--user: binds a port below 1024 as root, then runs as the user with no root group',
+  { skip: !isRoot && 'needs root' },
+  async (t) => {
+    const dir = tempDir(t);
+    let port = 0;
+    for (let p = 900; p < 1024 && !port; p++) {
+      try {
+        const s = createNetServer();
+        await new Promise<void>((ok, no) => s.once('error', no).listen(p, '127.0.0.1', ok));
+        await new Promise<void>((r) => s.close(() => r()));
+        port = p;
+      } catch {
+        // taken
+      }
     }
-  }
-  // Port 0 would pick an unprivileged port and prove nothing: fail rather than pass vacuously.
-  if (!port) return t.fail('ports 900-1023 are all taken on 127.0.0.1; free one to run this test');
-  const r = await run([...singleExecutable.cmd, '--user', 'nobody', '--listen', `127.0.0.1:${port}`, '-p', join(dir, 'pid'), '--log', join(dir, 'log')]);
-  t.equal(r.code, 0, r.err);
-  const pid = Number(readFileSync(join(dir, 'pid'), 'utf8'));
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  t.match(status, /^Uid:\t65534\t65534\t65534\t65534$/m, 'real, effective, saved and fs uid: nobody');
-  t.match(status, /^Gid:\t65534\t65534\t65534\t65534$/m, 'and gid');
-  const groups = /^Groups:\t(.*)$/m.exec(status)![1].trim().split(/\s+/).filter(Boolean);
-  t.notOk(groups.includes('0'), `no root group (groups: ${groups.join(' ') || 'none'})`);
-  t.match(status, /^CapEff:\t0+$/m, 'no capabilities left');
-  t.equal((await get(port)).status, 200, `port ${port} still served`);
-  t.match(r.err, new RegExp(`^${name}: running as nobody \\(uid 65534, gid 65534\\)$`, 'm'), 'said at start-up');
-  process.kill(pid, 'SIGHUP');
-  await waitFor('reload as nobody', () => readFileSync(join(dir, 'log'), 'utf8').includes('reloaded'));
-  t.equal((await run([...singleExecutable.cmd, 'stop', '-p', join(dir, 'pid')])).code, 0);
-});
+    // Port 0 would pick an unprivileged port and prove nothing: fail rather than pass vacuously.
+    if (!port) return t.fail('ports 900-1023 are all taken on 127.0.0.1; free one to run this test');
+    const r = await run([
+      ...singleExecutable.cmd,
+      '--user',
+      'nobody',
+      '--listen',
+      `127.0.0.1:${port}`,
+      '-p',
+      join(dir, 'pid'),
+      '--log',
+      join(dir, 'log'),
+    ]);
+    t.equal(r.code, 0, r.err);
+    const pid = Number(readFileSync(join(dir, 'pid'), 'utf8'));
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    t.match(status, /^Uid:\t65534\t65534\t65534\t65534$/m, 'real, effective, saved and fs uid: nobody');
+    t.match(status, /^Gid:\t65534\t65534\t65534\t65534$/m, 'and gid');
+    const groups = /^Groups:\t(.*)$/m.exec(status)![1].trim().split(/\s+/).filter(Boolean);
+    t.notOk(groups.includes('0'), `no root group (groups: ${groups.join(' ') || 'none'})`);
+    t.match(status, /^CapEff:\t0+$/m, 'no capabilities left');
+    t.equal((await get(port)).status, 200, `port ${port} still served`);
+    t.match(r.err, new RegExp(`^${name}: running as nobody \\(uid 65534, gid 65534\\)$`, 'm'), 'said at start-up');
+    process.kill(pid, 'SIGHUP');
+    await waitFor('reload as nobody', () => readFileSync(join(dir, 'log'), 'utf8').includes('reloaded'));
+    t.equal((await run([...singleExecutable.cmd, 'stop', '-p', join(dir, 'pid')])).code, 0);
+  },
+);
 
 t.test('--user with an unknown user: one line, exit 67, nothing started', async (t) => {
   const dir = tempDir(t);
-  const r = await run([...singleExecutable.cmd, '--user', 'no-such-user-forkd', '--listen', '127.0.0.1:0', '-p', join(dir, 'pid')]);
+  const r = await run([
+    ...singleExecutable.cmd,
+    '--user',
+    'no-such-user-forkd',
+    '--listen',
+    '127.0.0.1:0',
+    '-p',
+    join(dir, 'pid'),
+  ]);
   t.equal(r.code, 67);
-  t.match(r.err, new RegExp(`^${name}: unknown user "no-such-user-forkd" \\(.*\\); create it or choose another --user$`, 'm'));
-  const g = await run([...singleExecutable.cmd, '--user', 'nobody', '--group', 'no-such-group-forkd', '-f', '--listen', '127.0.0.1:0']);
+  t.match(
+    r.err,
+    new RegExp(`^${name}: unknown user "no-such-user-forkd" \\(.*\\); create it or choose another --user$`, 'm'),
+  );
+  const g = await run([
+    ...singleExecutable.cmd,
+    '--user',
+    'nobody',
+    '--group',
+    'no-such-group-forkd',
+    '-f',
+    '--listen',
+    '127.0.0.1:0',
+  ]);
   t.equal(g.code, 67);
   t.match(g.err, 'unknown group "no-such-group-forkd"');
   const u = await run([...singleExecutable.cmd, '--group', 'nogroup', '-f']);
@@ -197,7 +245,14 @@ t.test('load: SIGHUP every 500 ms under 50 connections fails no request', async 
   await load.stop();
   const failed = load.outcomes.filter((o) => !o.ok);
   t.comment(`SIGHUP x8 in ${load.now()} ms: ${load.outcomes.length} requests, ${failed.length} failed`);
-  t.equal(failed.length, 0, `no failed request (${failed.slice(0, 3).map((f) => f.detail).join(', ')})`);
+  t.equal(
+    failed.length,
+    0,
+    `no failed request (${failed
+      .slice(0, 3)
+      .map((f) => f.detail)
+      .join(', ')})`,
+  );
   t.ok(load.outcomes.length > 1000, 'a real load');
   const greetings = new Set(load.outcomes.map((o) => o.detail));
   t.ok(greetings.size >= 5, `the greeting changed under load (${[...greetings].join(', ')})`);
@@ -224,7 +279,17 @@ t.test('load: SIGTERM fails none of the requests sent before it', async (t) => {
     `SIGTERM at ${signalledAt} ms, exit ${stoppedAt - signalledAt} ms later: ${before.length} requests sent before, ` +
       `${failedBefore.length} failed; ${after.length} after (${after.filter((o) => o.ok).length} answered, the rest refused)`,
   );
-  t.equal(failedBefore.length, 0, `none sent before SIGTERM failed (${failedBefore.slice(0, 3).map((f) => f.detail).join(', ')})`);
+  t.equal(
+    failedBefore.length,
+    0,
+    `none sent before SIGTERM failed (${failedBefore
+      .slice(0, 3)
+      .map((f) => f.detail)
+      .join(', ')})`,
+  );
   t.ok(before.length > 1000, 'a real load');
-  t.notOk(after.some((o) => !o.ok && o.detail === 'ECONNRESET' && o.start < stoppedAt - 1000), 'no reset long after the stop began');
+  t.notOk(
+    after.some((o) => !o.ok && o.detail === 'ECONNRESET' && o.start < stoppedAt - 1000),
+    'no reset long after the stop began',
+  );
 });

@@ -12,7 +12,10 @@ const root = resolve(__dirname, '..', '..');
 function sourceDateEpoch() {
   if (process.env.SOURCE_DATE_EPOCH) return Number(process.env.SOURCE_DATE_EPOCH);
   try {
-    const out = require('node:child_process').execFileSync('git', ['log', '-1', '--format=%ct'], { cwd: root, stdio: ['ignore', 'pipe', 'ignore'] });
+    const out = require('node:child_process').execFileSync('git', ['log', '-1', '--format=%ct'], {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
     return Number(String(out).trim()) || 0;
   } catch {
     return 0;
@@ -48,9 +51,9 @@ function describe(overrides = {}) {
     listen: f.listen,
     config: f.config,
     pidfile: f.pidfile,
-    runDir: '/run/' + f.name,
-    stateDir: '/var/lib/' + f.name,
-    logDir: '/var/log/' + f.name,
+    runDir: `/run/${f.name}`,
+    stateDir: `/var/lib/${f.name}`,
+    logDir: `/var/log/${f.name}`,
     logFile: `/var/log/${f.name}/${f.name}.log`,
     defaults: `/etc/default/${f.name}`,
     optsVar: optsVar(f.name),
@@ -71,11 +74,28 @@ function describe(overrides = {}) {
     { role: 'library', path: `/usr/lib/${id.name}/forkd.node`, mode: 0o644, content: readFileSync(addon) },
     { role: 'unit', path: `${id.name}.service`, mode: 0o644, content: text(render.serviceUnit(id)) },
     { role: 'unit', path: `${id.name}.socket`, mode: 0o644, content: text(render.socketUnit(id)) },
-    { role: 'config', path: `/etc/init.d/${id.name}`, mode: 0o755, content: text(render.initScript(id)), conffile: true },
+    {
+      role: 'config',
+      path: `/etc/init.d/${id.name}`,
+      mode: 0o755,
+      content: text(render.initScript(id)),
+      conffile: true,
+    },
     { role: 'config', path: id.config, mode: 0o644, content: text(render.config(id, settings)), conffile: true },
     { role: 'config', path: id.defaults, mode: 0o644, content: text(render.defaults(id)), conffile: true },
-    { role: 'config', path: `/etc/logrotate.d/${id.name}`, mode: 0o644, content: text(render.logrotate(id)), conffile: true },
-    { role: 'doc', path: `/usr/share/man/man8/${id.name}.8.gz`, mode: 0o644, content: gz(render.manPage(id, cli, identity, settings)) },
+    {
+      role: 'config',
+      path: `/etc/logrotate.d/${id.name}`,
+      mode: 0o644,
+      content: text(render.logrotate(id)),
+      conffile: true,
+    },
+    {
+      role: 'doc',
+      path: `/usr/share/man/man8/${id.name}.8.gz`,
+      mode: 0o644,
+      content: gz(render.manPage(id, cli, identity, settings)),
+    },
     { role: 'doc', path: `/usr/share/doc/${id.name}/copyright`, mode: 0o644, content: text(render.copyright(id)) },
     { role: 'doc', path: `/usr/share/doc/${id.name}/changelog.gz`, mode: 0o644, content: gz(render.changelog(id)) },
     {
@@ -110,7 +130,7 @@ function newerInput(builtMs) {
 
 /** The variable in /etc/default/NAME that holds extra options: HELLO_D_OPTS for hello-d. */
 function optsVar(name) {
-  return name.toUpperCase().replace(/[^A-Z0-9]/g, '_') + '_OPTS';
+  return `${name.toUpperCase().replace(/[^A-Z0-9]/g, '_')}_OPTS`;
 }
 
 function text(s) {
@@ -141,7 +161,8 @@ function stageTree(desc, dir, unitDir) {
   const touch = (p) => {
     for (const e of readdirSync(p, { withFileTypes: true })) if (e.isDirectory()) touch(join(p, e.name));
     utimesSync(p, desc.id.epoch, desc.id.epoch);
-    for (const e of readdirSync(p, { withFileTypes: true })) if (!e.isDirectory()) utimesSync(join(p, e.name), desc.id.epoch, desc.id.epoch);
+    for (const e of readdirSync(p, { withFileTypes: true }))
+      if (!e.isDirectory()) utimesSync(join(p, e.name), desc.id.epoch, desc.id.epoch);
   };
   touch(dir);
   return written.sort((a, b) => a.path.localeCompare(b.path));

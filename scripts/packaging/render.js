@@ -232,7 +232,10 @@ ${id.logDir}/*.log {
 
 /** roff: escape backslashes and leading dots/quotes, and hyphens in options. */
 function roff(s) {
-  return s.replace(/\\/g, '\\e').replace(/-/g, '\\-').replace(/^([.'])/gm, '\\&$1');
+  return s
+    .replace(/\\/g, '\\e')
+    .replace(/-/g, '\\-')
+    .replace(/^([.'])/gm, '\\&$1');
 }
 
 function manPage(id, cli, identity, settings) {
@@ -245,7 +248,9 @@ function manPage(id, cli, identity, settings) {
     .join('\n');
   const commands = cli.controlCodes.map(([c, h]) => `.TP\n\\fB${c}\\fR\n${roff(h)}`).join('\n');
   const codes = cli.exitCodes.map(([n, h]) => `.TP\n\\fB${n}\\fR\n${roff(h)}`).join('\n');
-  const configuration = settings.map((s) => `.TP\n\\fB${s.key}\\fR (default: ${roff(JSON.stringify(s.default))})\n${roff(s.help)}`).join('\n');
+  const configuration = settings
+    .map((s) => `.TP\n\\fB${s.key}\\fR (default: ${roff(JSON.stringify(s.default))})\n${roff(s.help)}`)
+    .join('\n');
   return `.TH ${id.name.toUpperCase()} 8 "${date}" "${id.name} ${id.version}" "System Administration"
 .SH NAME
 ${id.name} \\- ${roff(id.summary)}
@@ -385,7 +390,8 @@ fi`;
  */
 function debScripts(id) {
   const units = `'${id.name}.service' '${id.name}.socket'`;
-  const configureLike = '[ "$1" = "configure" ] || [ "$1" = "abort-upgrade" ] || [ "$1" = "abort-deconfigure" ] || [ "$1" = "abort-remove" ]';
+  const configureLike =
+    '[ "$1" = "configure" ] || [ "$1" = "abort-upgrade" ] || [ "$1" = "abort-deconfigure" ] || [ "$1" = "abort-remove" ]';
   const postinst = `if [ "$1" = "configure" ]; then
 ${indent(addUser(id))}
 fi
@@ -487,4 +493,16 @@ function indent(text) {
   return text.replace(/^/gm, '\t');
 }
 
-module.exports = { serviceUnit, socketUnit, initScript, config, defaults, logrotate, manPage, copyright, changelog, debScripts, rpmScriptlets };
+module.exports = {
+  serviceUnit,
+  socketUnit,
+  initScript,
+  config,
+  defaults,
+  logrotate,
+  manPage,
+  copyright,
+  changelog,
+  debScripts,
+  rpmScriptlets,
+};

@@ -14,33 +14,52 @@ import {
   child,
   descriptionProblems,
   EX,
-  Failure,
   existing,
+  Failure,
   mergePackageJson,
   nameProblems,
   optsVar,
+  type ProjectFile,
   packageManager,
   projectFiles,
   render,
   self,
   step,
-  type ProjectFile,
   writeProject,
 } from './project';
 
 export { descriptionProblems, fill, nameProblems, optsVar, overlay, render } from './project';
-import { update, UPDATE_CONFLICT } from './update';
+
+import { UPDATE_CONFLICT, update } from './update';
 
 const options = {
-  name: { type: 'string', value: 'NAME', help: 'daemon name: npm package, Debian package, executable and service (default: the directory name)' },
-  description: { type: 'string', value: 'TEXT', help: 'one-line summary, used by the package, the unit and the man page' },
+  name: {
+    type: 'string',
+    value: 'NAME',
+    help: 'daemon name: npm package, Debian package, executable and service (default: the directory name)',
+  },
+  description: {
+    type: 'string',
+    value: 'TEXT',
+    help: 'one-line summary, used by the package, the unit and the man page',
+  },
   yes: { type: 'boolean', short: 'y', help: 'accept the defaults and ask nothing' },
-  overwrite: { type: 'boolean', help: 'write into a directory holding files; changed files are listed and need a yes at a terminal' },
+  overwrite: {
+    type: 'boolean',
+    help: 'write into a directory holding files; changed files are listed and need a yes at a terminal',
+  },
   install: { type: 'boolean', negatable: true, help: 'do not install the dependencies' },
   git: { type: 'boolean', negatable: true, help: 'do not create a git repository and first commit' },
-  update: { type: 'boolean', help: "in a generated project (DIR, default .): bring its runtime to this version, keep your work" },
+  update: {
+    type: 'boolean',
+    help: 'in a generated project (DIR, default .): bring its runtime to this version, keep your work',
+  },
   'dry-run': { type: 'boolean', help: 'with --update: show what would change, write nothing' },
-  from: { type: 'string', value: 'PKG', help: "with --update: the recorded version's package (tarball), if npm cannot fetch it" },
+  from: {
+    type: 'string',
+    value: 'PKG',
+    help: "with --update: the recorded version's package (tarball), if npm cannot fetch it",
+  },
   force: { type: 'boolean', help: 'with --update: update a project that has uncommitted changes' },
   help: { type: 'boolean', short: 'h', help: 'show this help and exit' },
   version: { type: 'boolean', short: 'V', help: 'show the version and exit' },
@@ -52,7 +71,10 @@ const exitCodes: [number, string][] = [
   [EX.USAGE, 'bad command line, name or description: nothing was written'],
   [EX.UNAVAILABLE, 'the project is written, but the install or git step failed: run it yourself'],
   [EX.SOFTWARE, 'internal error: this create-forkd-app package is broken (please report it)'],
-  [EX.CANTCREAT, 'the directory holds files (each is listed; see --overwrite), or cannot be written; --update: uncommitted changes'],
+  [
+    EX.CANTCREAT,
+    'the directory holds files (each is listed; see --overwrite), or cannot be written; --update: uncommitted changes',
+  ],
   [EX.CANCELLED, 'cancelled (Ctrl-C or a cancelled prompt): what it wrote is undone, replaced files restored'],
 ];
 
@@ -121,7 +143,10 @@ function some(items: string[], most = 10): string {
 function gitUser(): string | undefined {
   const get = (key: string) => {
     try {
-      return execFileSync('git', ['config', '--get', key], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+      return execFileSync('git', ['config', '--get', key], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'ignore'],
+      }).trim();
     } catch {
       return '';
     }
@@ -139,59 +164,99 @@ interface Answers {
 async function ask(given: Partial<Answers>, interactive: boolean): Promise<Answers> {
   const cancelled = () => new Failure('cancelled', EX.CANCELLED);
   const text = async (message: string, placeholder: string, check: (v: string) => string[]) => {
-    const v = await prompts.text({ message, placeholder, defaultValue: placeholder, validate: (v) => check(v || placeholder)[0] });
+    const v = await prompts.text({
+      message,
+      placeholder,
+      defaultValue: placeholder,
+      validate: (v) => check(v || placeholder)[0],
+    });
     if (prompts.isCancel(v)) throw cancelled();
     return v || placeholder;
   };
   if (interactive) prompts.intro(`create-forkd-app ${self.version}`);
 
   let dir = given.dir;
-  if (dir === undefined && interactive) dir = await text('Project directory', given.name ?? 'my-daemon', (v) => (v.trim() ? [] : ['give a directory']));
+  if (dir === undefined && interactive)
+    dir = await text('Project directory', given.name ?? 'my-daemon', (v) => (v.trim() ? [] : ['give a directory']));
   dir ??= given.name;
-  if (dir === undefined) throw new Failure('no project directory: name one, as in "npm create forkd-app my-daemon"', EX.USAGE);
+  if (dir === undefined)
+    throw new Failure('no project directory: name one, as in "npm create forkd-app my-daemon"', EX.USAGE);
 
   const fromDir = basename(resolve(dir));
   let name = given.name;
-  if (name === undefined && interactive) name = await text('Daemon name', nameProblems(fromDir).length ? 'mydaemon' : fromDir, nameProblems);
+  if (name === undefined && interactive)
+    name = await text('Daemon name', nameProblems(fromDir).length ? 'mydaemon' : fromDir, nameProblems);
   name ??= fromDir;
   const fix = given.name === undefined ? 'pass --name NAME' : 'choose another --name';
   const np = nameProblems(name);
-  if (np.length) throw invalid('name', name, np, given.name === undefined ? `${fix} (it defaults to the directory's name)` : fix);
+  if (np.length)
+    throw invalid('name', name, np, given.name === undefined ? `${fix} (it defaults to the directory's name)` : fix);
 
   const fallback = 'Small HTTP service made with forkd';
   let description = given.description;
-  if (description === undefined && interactive) description = await text('One-line description', fallback, (v) => descriptionProblems(v, name));
+  if (description === undefined && interactive)
+    description = await text('One-line description', fallback, (v) => descriptionProblems(v, name));
   description ??= fallback;
   const dp = descriptionProblems(description, name);
   if (dp.length) throw invalid('description', description, dp, 'change --description');
   return { dir, name, description };
 }
 
-async function main(argv: string[]): Promise<number> {
-  let parsed;
+/** The command line, or a Failure that names what is wrong with it. */
+function parse(argv: string[]) {
   try {
-    parsed = parseArgs({ args: argv, options, allowPositionals: true, allowNegative: true, strict: true });
+    return parseArgs({ args: argv, options, allowPositionals: true, allowNegative: true, strict: true });
   } catch (e) {
     const { code, message } = e as NodeJS.ErrnoException;
     const option = /'(-[^' ]+)/.exec(message)?.[1];
     const text =
-      code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? `unknown option ${option}`
-      : /ambiguous|missing/.test(message) ? `${option} needs a value (write ${option}=VALUE for one that starts with '-')`
-      : message.split('\n')[0].replace(/\.$/, '');
+      code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION'
+        ? `unknown option ${option}`
+        : /ambiguous|missing/.test(message)
+          ? `${option} needs a value (write ${option}=VALUE for one that starts with '-')`
+          : message.split('\n')[0].replace(/\.$/, '');
     throw new Failure(`${text}; see --help`, EX.USAGE);
   }
-  const { values, positionals } = parsed;
-  if (values.help) return process.stdout.write(helpText()), EX.OK;
-  if (values.version) return process.stdout.write(`create-forkd-app ${self.version}\n`), EX.OK;
-  if (positionals.length > 1) throw new Failure(`one project directory, not ${positionals.length} (${positionals.join(' ')}); see --help`, EX.USAGE);
-  if (positionals[0] === '') throw new Failure('the project directory is an empty string; name one, or . for this directory', EX.USAGE);
+}
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parse(argv);
+  if (values.help) {
+    process.stdout.write(helpText());
+    return EX.OK;
+  }
+  if (values.version) {
+    process.stdout.write(`create-forkd-app ${self.version}\n`);
+    return EX.OK;
+  }
+  if (positionals.length > 1)
+    throw new Failure(
+      `one project directory, not ${positionals.length} (${positionals.join(' ')}); see --help`,
+      EX.USAGE,
+    );
+  if (positionals[0] === '')
+    throw new Failure('the project directory is an empty string; name one, or . for this directory', EX.USAGE);
   const updateOnly = (['dry-run', 'from', 'force'] as const).filter((o) => values[o] !== undefined);
   if (values.update) {
     const clash = (['name', 'description', 'overwrite', 'yes', 'git'] as const).filter((o) => values[o] !== undefined);
-    if (clash.length) throw new Failure(`--update keeps the project's identity and files: leave out ${clash.map((o) => `--${o === 'git' ? 'no-git' : o}`).join(', ')}`, EX.USAGE);
-    return update({ dir: resolve(positionals[0] ?? '.'), from: values.from && (existsSync(values.from) ? resolve(values.from) : values.from), dryRun: values['dry-run'] === true, force: values.force === true, install: values.install !== false });
+    if (clash.length)
+      throw new Failure(
+        `--update keeps the project's identity and files: leave out ${clash.map((o) => `--${o === 'git' ? 'no-git' : o}`).join(', ')}`,
+        EX.USAGE,
+      );
+    return update({
+      dir: resolve(positionals[0] ?? '.'),
+      from: values.from && (existsSync(values.from) ? resolve(values.from) : values.from),
+      dryRun: values['dry-run'] === true,
+      force: values.force === true,
+      install: values.install !== false,
+    });
   }
-  if (updateOnly.length) throw new Failure(`${updateOnly.map((o) => `--${o}`).join(', ')} ${updateOnly.length > 1 ? 'are' : 'is'} only for --update; see --help`, EX.USAGE);
+  if (updateOnly.length)
+    throw new Failure(
+      `${updateOnly.map((o) => `--${o}`).join(', ')} ${updateOnly.length > 1 ? 'are' : 'is'} only for --update; see --help`,
+      EX.USAGE,
+    );
 
   const interactive = Boolean(process.stdin.isTTY) && !process.env.CI && !values.yes;
   const a = await ask({ dir: positionals[0], name: values.name, description: values.description }, interactive);
@@ -212,23 +277,46 @@ async function main(argv: string[]): Promise<number> {
   };
   const rendered = render(vars);
   const theirJson = existing(dir, 'package.json');
-  const merged = mergePackageJson(rendered['package.json'], theirJson.kind === 'file' ? theirJson.content.toString() : undefined);
+  const merged = mergePackageJson(
+    rendered['package.json'],
+    theirJson.kind === 'file' ? theirJson.content.toString() : undefined,
+  );
   const files = projectFiles({ ...rendered, 'package.json': merged.text });
   const { replace, blocked, others } = plan(dir, files);
   if (blocked.length)
-    throw new Failure(`${shown}: ${blocked.join('; ')}; the generator writes nothing through a link or over a directory: move them away`, EX.CANTCREAT);
+    throw new Failure(
+      `${shown}: ${blocked.join('; ')}; the generator writes nothing through a link or over a directory: move them away`,
+      EX.CANTCREAT,
+    );
 
   if (replace.length || others.length) {
-    const json = [merged.kept.length && `keeping your ${merged.kept.join(', ')}`, merged.lost.length && `changing its ${merged.lost.join(', ')}`];
-    const about = replace.includes('package.json') && json.some(Boolean) ? ` (package.json: ${json.filter(Boolean).join('; ')})` : '';
-    const what = [replace.length && `${replace.join(', ')} would be replaced${about}`, others.length && `${some(others)} would be mixed in`];
+    const json = [
+      merged.kept.length && `keeping your ${merged.kept.join(', ')}`,
+      merged.lost.length && `changing its ${merged.lost.join(', ')}`,
+    ];
+    const about =
+      replace.includes('package.json') && json.some(Boolean)
+        ? ` (package.json: ${json.filter(Boolean).join('; ')})`
+        : '';
+    const what = [
+      replace.length && `${replace.join(', ')} would be replaced${about}`,
+      others.length && `${some(others)} would be mixed in`,
+    ];
     const line = `${shown} is not empty: ${what.filter(Boolean).join('; ')}`;
     if (!values.overwrite && !interactive)
-      throw new Failure(`${line}; choose an empty directory, or pass --overwrite (changed files need a yes at a terminal)`, EX.CANTCREAT);
+      throw new Failure(
+        `${line}; choose an empty directory, or pass --overwrite (changed files need a yes at a terminal)`,
+        EX.CANTCREAT,
+      );
     if (replace.length && !interactive)
-      throw new Failure(`${line}; --overwrite replaces changed files only at a terminal, after a yes: run it there, or move them away`, EX.CANTCREAT);
+      throw new Failure(
+        `${line}; --overwrite replaces changed files only at a terminal, after a yes: run it there, or move them away`,
+        EX.CANTCREAT,
+      );
     if (interactive && (replace.length || !values.overwrite)) {
-      const question = replace.length ? `Replace ${replace.length === 1 ? 'it' : `these ${replace.length} files`} and write the project there?` : 'Write the project there?';
+      const question = replace.length
+        ? `Replace ${replace.length === 1 ? 'it' : `these ${replace.length} files`} and write the project there?`
+        : 'Write the project there?';
       const ok = await prompts.confirm({ message: `${line}. ${question}`, initialValue: false });
       if (prompts.isCancel(ok) || !ok) throw new Failure('cancelled; nothing was written', EX.CANCELLED);
     }
@@ -239,7 +327,10 @@ async function main(argv: string[]): Promise<number> {
   try {
     created = existsSync(dir) ? undefined : mkdirSync(dir, { recursive: true });
   } catch (e) {
-    throw new Failure(`cannot create ${shown}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}; choose a directory you can write`, EX.CANTCREAT);
+    throw new Failure(
+      `cannot create ${shown}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}; choose a directory you can write`,
+      EX.CANTCREAT,
+    );
   }
   // The install changes these two: an undo removes a node_modules it created, and puts a lock
   // file the user had back as it was.
@@ -259,7 +350,8 @@ async function main(argv: string[]): Promise<number> {
   let interrupted = 0;
   const onSignal = (signal: NodeJS.Signals) => {
     interrupted ||= 128 + constants.signals[signal];
-    if (child) child.kill(signal); // the step ends, then we clean up below
+    if (child)
+      child.kill(signal); // the step ends, then we clean up below
     else {
       undo();
       const what = created ? `removed ${relative(process.cwd(), created) || '.'}` : `undid what it wrote in ${shown}`;
@@ -289,7 +381,9 @@ async function main(argv: string[]): Promise<number> {
     if (code !== 0) failed.push(`${pm} install (exit ${code})`);
   }
   // Into a directory that held files of the user's, commit only the project's: never a stray .env.
-  const projectPaths = [...new Set([...files.map((f) => f.path.split('/')[0]), 'package-lock.json'])].filter((p) => existsSync(join(dir, p)));
+  const projectPaths = [...new Set([...files.map((f) => f.path.split('/')[0]), 'package-lock.json'])].filter((p) =>
+    existsSync(join(dir, p)),
+  );
   if (values.git !== false) failed.push(...(await gitInit(dir, others.length ? projectPaths : ['.'])));
   checkInterrupted();
 
@@ -300,12 +394,22 @@ async function main(argv: string[]): Promise<number> {
     [run('build'), `the native addon, dist/ and out/${a.name}`],
     ['node dist/main.js --foreground', `serves on ${vars.listen}; Ctrl-C stops it`],
     [run('test')],
-    [run('package'), `out/${a.name}_${(JSON.parse(rendered['package.json']) as { version: string }).version}_amd64.deb, .rpm, .tar.gz`],
+    [
+      run('package'),
+      `out/${a.name}_${(JSON.parse(rendered['package.json']) as { version: string }).version}_amd64.deb, .rpm, .tar.gz`,
+    ],
   ];
   const lines = next.filter(([cmd]) => cmd).map(([cmd, why]) => (why ? `${(cmd as string).padEnd(32)}# ${why}` : cmd));
   process.stdout.write(`\nWrote ${a.name} into ${shown}. Next:\n\n${lines.map((l) => `  ${l}`).join('\n')}\n\n`);
-  if (!user) process.stdout.write('Set "maintainer" in package.json\'s "forkd" block before you ship packages (git has no user.name/user.email).\n');
-  if (failed.length) throw new Failure(`the project is written, but ${failed.join(' and ')} failed; run it yourself in ${shown}`, EX.UNAVAILABLE);
+  if (!user)
+    process.stdout.write(
+      'Set "maintainer" in package.json\'s "forkd" block before you ship packages (git has no user.name/user.email).\n',
+    );
+  if (failed.length)
+    throw new Failure(
+      `the project is written, but ${failed.join(' and ')} failed; run it yourself in ${shown}`,
+      EX.UNAVAILABLE,
+    );
   return EX.OK;
 }
 
@@ -316,12 +420,17 @@ async function gitInit(dir: string, paths: string[]): Promise<string[]> {
   if (inside === 127) return ['git (not installed)'];
   // Without an identity git cannot commit: leave the files staged and say so, not fail.
   const identity = (await step('git', ['var', 'GIT_AUTHOR_IDENT'], dir, true)) === 0;
-  const steps = [['init', '-q'], ['add', '-A', '--', ...paths], ...(identity ? [['commit', '-q', '-m', 'Initial commit from create-forkd-app']] : [])];
+  const steps = [
+    ['init', '-q'],
+    ['add', '-A', '--', ...paths],
+    ...(identity ? [['commit', '-q', '-m', 'Initial commit from create-forkd-app']] : []),
+  ];
   for (const args of steps) {
     const code = await step('git', args, dir);
     if (code !== 0) return [`git ${args[0]} (exit ${code})`];
   }
-  if (!identity) process.stderr.write('create-forkd-app: git has no user.name/user.email: the files are staged, not committed\n');
+  if (!identity)
+    process.stderr.write('create-forkd-app: git has no user.name/user.email: the files are staged, not committed\n');
   return [];
 }
 

@@ -1,6 +1,6 @@
 // What a new project and an update both need: this package's identity, the project's files as
 // this version makes them, and the small steps that write them.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import {
   chmodSync,
   closeSync,
@@ -20,7 +20,10 @@ import {
 import { constants as osConstants } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 
-const validateNpmName = require('validate-npm-package-name') as (name: string) => { errors?: string[]; warnings?: string[] };
+const validateNpmName = require('validate-npm-package-name') as (name: string) => {
+  errors?: string[];
+  warnings?: string[];
+};
 
 /** sysexits.h, as documented in --help and the README. */
 export const EX = { OK: 0, USAGE: 64, UNAVAILABLE: 69, SOFTWARE: 70, CANTCREAT: 73, CANCELLED: 130 } as const;
@@ -44,11 +47,18 @@ export const generatorOnly = ['dist/create', 'template', 'src/create', 'test/cre
  */
 export function nameProblems(name: string): string[] {
   const npm = validateNpmName(name);
-  const problems = [...(npm.errors ?? []), ...(npm.warnings ?? [])].map((p) => `${p.replace(/^name /, '').replace(`${name} `, '')} (npm)`);
+  const problems = [...(npm.errors ?? []), ...(npm.warnings ?? [])].map(
+    (p) => `${p.replace(/^name /, '').replace(`${name} `, '')} (npm)`,
+  );
   if (name.length < 2) problems.push('is shorter than 2 characters, the least for a Debian package name');
-  if (name.length > 31) problems.push(`has ${name.length} characters, so the user _${name} would pass useradd's limit of 32 (use at most 31)`);
-  if (/[.+]/.test(name)) problems.push("cannot contain '.' or '+' (Debian package names can, adduser's user names cannot)");
-  else if (!/^[a-z0-9][a-z0-9-]*$/.test(name)) problems.push('may hold only lowercase letters, digits and inner hyphens (Debian package and user names)');
+  if (name.length > 31)
+    problems.push(
+      `has ${name.length} characters, so the user _${name} would pass useradd's limit of 32 (use at most 31)`,
+    );
+  if (/[.+]/.test(name))
+    problems.push("cannot contain '.' or '+' (Debian package names can, adduser's user names cannot)");
+  else if (!/^[a-z0-9][a-z0-9-]*$/.test(name))
+    problems.push('may hold only lowercase letters, digits and inner hyphens (Debian package and user names)');
   return problems;
 }
 
@@ -56,10 +66,13 @@ export function nameProblems(name: string): string[] {
 export function descriptionProblems(text: string, name: string): string[] {
   const problems: string[] = [];
   if (!text.trim()) problems.push('is empty');
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
   if (/[\x00-\x1f\x7f]/.test(text)) problems.push('must be one line of printable text');
   if (text.length > 80) problems.push(`has ${text.length} characters; Debian wants at most 80`);
-  if (/^(a|an|the)\s/i.test(text)) problems.push("must not start with 'A', 'An' or 'The' (Debian reads it after the name)");
-  if (text.toLowerCase().startsWith(name.toLowerCase())) problems.push(`must not start with the name ${name} (Debian shows the two together)`);
+  if (/^(a|an|the)\s/i.test(text))
+    problems.push("must not start with 'A', 'An' or 'The' (Debian reads it after the name)");
+  if (text.toLowerCase().startsWith(name.toLowerCase()))
+    problems.push(`must not start with the name ${name} (Debian shows the two together)`);
   if (text.endsWith('.')) problems.push('must not end with a full stop (it is a title, not a sentence)');
   return problems;
 }
@@ -86,16 +99,20 @@ export function projectFiles(rendered: Record<string, string>): ProjectFile[] {
   const walk = (path: string): void => {
     if (generatorOnly.includes(path)) return;
     const st = statSync(join(root, path));
-    if (st.isDirectory()) readdirSync(join(root, path)).forEach((e) => walk(`${path}/${e}`));
+    if (st.isDirectory()) for (const e of readdirSync(join(root, path))) walk(`${path}/${e}`);
     else files.set(path, { path, content: readFileSync(join(root, path)), mode: st.mode & 0o777 });
   };
   self.files.forEach(walk);
-  for (const [path, text] of Object.entries(rendered)) files.set(path, { path, content: Buffer.from(text), mode: 0o644 });
+  for (const [path, text] of Object.entries(rendered))
+    files.set(path, { path, content: Buffer.from(text), mode: 0o644 });
   return [...files.values()].sort((a, b) => a.path.localeCompare(b.path));
 }
 
 /** What is at a project path in a directory: nothing, a regular file, or something in the way. */
-export type Existing = { kind: 'absent' } | { kind: 'file'; content: Buffer; mode: number } | { kind: 'blocked'; why: string };
+export type Existing =
+  | { kind: 'absent' }
+  | { kind: 'file'; content: Buffer; mode: number }
+  | { kind: 'blocked'; why: string };
 
 /**
  * Looks at dir/rel without following a symbolic link anywhere below dir: a link at the path or
@@ -106,7 +123,7 @@ export function existing(dir: string, rel: string): Existing {
   const parts = rel.split('/');
   for (let i = 1; i <= parts.length; i++) {
     const sub = parts.slice(0, i).join('/');
-    let st;
+    let st: ReturnType<typeof lstatSync>;
     try {
       st = lstatSync(join(dir, sub), { throwIfNoEntry: false });
     } catch (e) {
@@ -115,7 +132,8 @@ export function existing(dir: string, rel: string): Existing {
     if (!st) return { kind: 'absent' };
     if (st.isSymbolicLink()) return { kind: 'blocked', why: `${sub} is a symbolic link` };
     if (i < parts.length && !st.isDirectory()) return { kind: 'blocked', why: `${sub} is not a directory` };
-    if (i === parts.length && !st.isFile()) return { kind: 'blocked', why: `${sub} is ${st.isDirectory() ? 'a directory' : 'not a regular file'}` };
+    if (i === parts.length && !st.isFile())
+      return { kind: 'blocked', why: `${sub} is ${st.isDirectory() ? 'a directory' : 'not a regular file'}` };
     if (i === parts.length) {
       try {
         return { kind: 'file', content: readFileSync(join(dir, sub)), mode: st.mode & 0o7777 };
@@ -127,7 +145,13 @@ export function existing(dir: string, rel: string): Existing {
   return { kind: 'absent' };
 }
 
-export const userFields = ['dependencies', 'devDependencies', 'optionalDependencies', 'peerDependencies', 'scripts'] as const;
+export const userFields = [
+  'dependencies',
+  'devDependencies',
+  'optionalDependencies',
+  'peerDependencies',
+  'scripts',
+] as const;
 const sortedFields = new Set<string>(['dependencies', 'devDependencies', 'optionalDependencies', 'peerDependencies']);
 
 type JsonObject = Record<string, unknown>;
@@ -136,7 +160,9 @@ const isObject = (v: unknown): v is JsonObject => typeof v === 'object' && v !==
 /** package.json text for comparing: dependency lists in npm's (sorted) order, the rest as it is. */
 function canonical(pkg: JsonObject): string {
   return JSON.stringify(pkg, (key, value) =>
-    sortedFields.has(key) && isObject(value) ? Object.fromEntries(Object.entries(value).sort(([a], [b]) => a.localeCompare(b))) : value,
+    sortedFields.has(key) && isObject(value)
+      ? Object.fromEntries(Object.entries(value).sort(([a], [b]) => a.localeCompare(b)))
+      : value,
   );
 }
 
@@ -173,7 +199,9 @@ export function mergePackageJson(ours: string, theirs: string | undefined): Merg
       into[key] = value;
       kept.push(field === 'scripts' ? `script ${key}` : key);
     }
-    merged[field] = sortedFields.has(field) ? Object.fromEntries(Object.entries(into).sort(([a], [b]) => a.localeCompare(b))) : into;
+    merged[field] = sortedFields.has(field)
+      ? Object.fromEntries(Object.entries(into).sort(([a], [b]) => a.localeCompare(b)))
+      : into;
   }
   if (canonical(merged) === canonical(old)) return { text: theirs, kept, lost: [] };
   const lost = Object.keys(old).filter((k) => canonical({ v: old[k] }) !== canonical({ v: merged[k] }));
@@ -193,12 +221,15 @@ export function writeProject(dir: string, files: ProjectFile[]): () => void {
     mkdirSync(d);
     undo.push(() => rmSync(d, { recursive: true, force: true }));
   };
-  const undoAll = () => undo.reverse().forEach((u) => u());
+  const undoAll = () => {
+    for (const u of undo.reverse()) u();
+  };
   try {
     for (const f of files) {
       const abs = join(dir, f.path);
       const was = existing(dir, f.path);
-      if (was.kind === 'blocked') throw new Error(`${was.why}: the generator writes nothing through a link or over a directory`);
+      if (was.kind === 'blocked')
+        throw new Error(`${was.why}: the generator writes nothing through a link or over a directory`);
       if (was.kind === 'file' && was.content.equals(f.content) && was.mode === f.mode) continue;
       ensureDir(dirname(abs));
       if (was.kind === 'file')
@@ -207,7 +238,11 @@ export function writeProject(dir: string, files: ProjectFile[]): () => void {
           chmodSync(abs, was.mode);
         });
       else undo.push(() => rmSync(abs, { force: true }));
-      const fd = openSync(abs, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, f.mode);
+      const fd = openSync(
+        abs,
+        constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW,
+        f.mode,
+      );
       try {
         for (let off = 0; off < f.content.length; ) off += writeSync(fd, f.content, off);
         fchmodSync(fd, f.mode);
@@ -252,7 +287,7 @@ export function render(vars: Record<string, string>): Record<string, string> {
   const template = (file: string) => readFileSync(join(root, 'template', file), 'utf8');
   const base = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as Json;
   return {
-    'package.json': JSON.stringify(overlay(base, JSON.parse(template('package.json')) as Json, vars), null, 2) + '\n',
+    'package.json': `${JSON.stringify(overlay(base, JSON.parse(template('package.json')) as Json, vars), null, 2)}\n`,
     'README.md': fill(template('README.md'), vars),
     '.gitignore': template('_gitignore'),
   };

@@ -9,18 +9,18 @@ import { join, posix, relative } from 'node:path';
 import {
   descriptionProblems,
   EX,
+  type Existing,
   existing,
   Failure,
   nameProblems,
   optsVar,
+  type ProjectFile,
   packageManager,
   projectFiles,
   render,
   self,
   step,
   writeProject,
-  type Existing,
-  type ProjectFile,
 } from './project';
 
 /** Paths that are the user's when a project records none: update never touches them. */
@@ -68,19 +68,31 @@ export async function update(a: UpdateArgs): Promise<number> {
   const shown = relative(process.cwd(), a.dir) || '.';
   const pkgFile = existing(a.dir, 'package.json');
   if (pkgFile.kind !== 'file')
-    throw new Failure(`${shown} has no package.json to update (${pkgFile.kind === 'blocked' ? pkgFile.why : 'none'}); run --update in a project that create-forkd-app made`, EX.USAGE);
+    throw new Failure(
+      `${shown} has no package.json to update (${pkgFile.kind === 'blocked' ? pkgFile.why : 'none'}); run --update in a project that create-forkd-app made`,
+      EX.USAGE,
+    );
   let ours: unknown;
   try {
     ours = JSON.parse(pkgFile.content.toString());
   } catch (e) {
-    throw new Failure(`${shown}/package.json is not JSON (${(e as Error).message}); fix it, then run --update again`, EX.USAGE);
+    throw new Failure(
+      `${shown}/package.json is not JSON (${(e as Error).message}); fix it, then run --update again`,
+      EX.USAGE,
+    );
   }
   const forkd = isObject(ours) && isObject(ours.forkd) ? (ours.forkd as Forkd) : undefined;
   if (!isObject(ours) || !forkd || typeof forkd.name !== 'string')
-    throw new Failure(`${shown}/package.json has no "forkd" block: not a project that create-forkd-app made; run --update in one`, EX.USAGE);
+    throw new Failure(
+      `${shown}/package.json has no "forkd" block: not a project that create-forkd-app made; run --update in one`,
+      EX.USAGE,
+    );
   const { recorded, userPaths } = checkRecord(forkd);
   if (compareVersions(recorded, self.version) > 0)
-    throw new Failure(`${forkd.name} was made by create-forkd-app ${recorded}, newer than this ${self.version}; run create-forkd-app@latest`, EX.USAGE);
+    throw new Failure(
+      `${forkd.name} was made by create-forkd-app ${recorded}, newer than this ${self.version}; run create-forkd-app@latest`,
+      EX.USAGE,
+    );
   if (recorded === self.version && !a.from) {
     process.stdout.write(`${forkd.name} is at create-forkd-app ${self.version} already: nothing to update\n`);
     return EX.OK;
@@ -95,7 +107,7 @@ export async function update(a: UpdateArgs): Promise<number> {
     process.exit(128 + osConstants.signals[signal]);
   };
   const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
-  signals.forEach((sig) => process.on(sig, onSignal));
+  for (const sig of signals) process.on(sig, onSignal);
   try {
     const vars = {
       name: forkd.name,
@@ -107,19 +119,30 @@ export async function update(a: UpdateArgs): Promise<number> {
     };
     const base = readTree(recreate(a.from ?? `create-forkd-app@${recorded}`, recorded, forkd, tmp));
     // A base from another version would make its changes look like the user's, and lose them.
-    const baseVersion = (JSON.parse(base.get('package.json')?.toString() ?? '{}') as { forkd?: { generator?: string } }).forkd?.generator ?? '0.1.0';
+    const baseVersion =
+      (JSON.parse(base.get('package.json')?.toString() ?? '{}') as { forkd?: { generator?: string } }).forkd
+        ?.generator ?? '0.1.0';
     if (baseVersion !== recorded)
-      throw new Failure(`--from ${a.from} is create-forkd-app ${baseVersion}, but ${forkd.name} records ${recorded}; pass the package of ${recorded}`, EX.USAGE);
+      throw new Failure(
+        `--from ${a.from} is create-forkd-app ${baseVersion}, but ${forkd.name} records ${recorded}; pass the package of ${recorded}`,
+        EX.USAGE,
+      );
     const next = new Map(projectFiles(render(vars)).map((f) => [f.path, f]));
     const isUser = (p: string) => userPaths.some((u) => p === u || p.startsWith(`${u}/`));
 
     const steps: Step[] = [];
-    const paths = [...new Set([...base.keys(), ...next.keys()])].filter((p) => p !== 'package.json' && !isUser(p)).sort();
+    const paths = [...new Set([...base.keys(), ...next.keys()])]
+      .filter((p) => p !== 'package.json' && !isUser(p))
+      .sort();
     for (const path of paths) {
       const s = mergeFile(path, base.get(path), next.get(path), existing(a.dir, path), tmp);
       if (s) steps.push(s);
     }
-    const pkg = mergePackage(ours as JsonObject, JSON.parse(base.get('package.json')?.toString() ?? '{}') as JsonObject, JSON.parse(next.get('package.json')!.content.toString()) as JsonObject);
+    const pkg = mergePackage(
+      ours as JsonObject,
+      JSON.parse(base.get('package.json')?.toString() ?? '{}') as JsonObject,
+      JSON.parse(next.get('package.json')!.content.toString()) as JsonObject,
+    );
     const conflicts = steps.filter((s) => s.change === 'conflict').length + pkg.conflicts.length;
 
     const verb = a.dryRun ? 'would ' : '';
@@ -127,13 +150,18 @@ export async function update(a: UpdateArgs): Promise<number> {
     for (const s of steps) process.stdout.write(`  ${s.change.padEnd(8)} ${s.path}${s.why ? ` (${s.why})` : ''}\n`);
     for (const c of pkg.changes) process.stdout.write(`  ${'updated'.padEnd(8)} package.json ${c}\n`);
     for (const c of pkg.conflicts) process.stdout.write(`  ${'conflict'.padEnd(8)} package.json ${c}\n`);
-    process.stdout.write(`${verb ? 'It would change' : 'Changed'} ${steps.length + pkg.changes.length} runtime path(s) and field(s); ${conflicts} conflict(s). Your paths (${userPaths.join(', ')}) and your dependencies are left as they are.\n`);
+    process.stdout.write(
+      `${verb ? 'It would change' : 'Changed'} ${steps.length + pkg.changes.length} runtime path(s) and field(s); ${conflicts} conflict(s). Your paths (${userPaths.join(', ')}) and your dependencies are left as they are.\n`,
+    );
     printChangelog(recorded);
     if (a.dryRun) return conflicts ? UPDATE_CONFLICT : EX.OK;
 
     const writes = steps.filter((s) => s.file).map((s) => s.file!);
     try {
-      writeProject(a.dir, [...writes, { path: 'package.json', content: Buffer.from(`${JSON.stringify(pkg.merged, null, 2)}\n`), mode: pkgFile.mode }]);
+      writeProject(a.dir, [
+        ...writes,
+        { path: 'package.json', content: Buffer.from(`${JSON.stringify(pkg.merged, null, 2)}\n`), mode: pkgFile.mode },
+      ]);
     } catch (e) {
       throw new Failure(`cannot update ${shown}: ${(e as Error).message}; nothing was changed`, EX.CANTCREAT);
     }
@@ -143,16 +171,22 @@ export async function update(a: UpdateArgs): Promise<number> {
       const pm = packageManager();
       process.stderr.write(`create-forkd-app: ${pm} install in ${shown}\n`);
       const code = await step(pm, ['install'], a.dir);
-      if (code !== 0) throw new Failure(`updated, but ${pm} install failed (exit ${code}); run it yourself in ${shown}`, EX.UNAVAILABLE);
+      if (code !== 0)
+        throw new Failure(
+          `updated, but ${pm} install failed (exit ${code}); run it yourself in ${shown}`,
+          EX.UNAVAILABLE,
+        );
     }
     if (conflicts) {
-      process.stderr.write(`create-forkd-app: ${conflicts} conflict(s): resolve the <<<<<<< markers (and the package.json fields listed), then build, test and commit\n`);
+      process.stderr.write(
+        `create-forkd-app: ${conflicts} conflict(s): resolve the <<<<<<< markers (and the package.json fields listed), then build, test and commit\n`,
+      );
       return UPDATE_CONFLICT;
     }
     process.stdout.write('Next: npm run build && npm test, then commit.\n');
     return EX.OK;
   } finally {
-    signals.forEach((sig) => process.off(sig, onSignal));
+    for (const sig of signals) process.off(sig, onSignal);
     rmSync(tmp, { recursive: true, force: true });
   }
 }
@@ -166,30 +200,66 @@ function checkRecord(forkd: Forkd): { recorded: string; userPaths: string[] } {
   // 0.1.0 recorded nothing, and was the only version before 0.2.0.
   const recorded = forkd.generator ?? '0.1.0';
   if (typeof recorded !== 'string' || !/^\d+\.\d+\.\d+$/.test(recorded))
-    throw new Failure(`forkd.generator in package.json is ${JSON.stringify(recorded)}, not a version like 0.2.0; set it to the create-forkd-app version that made the project`, EX.USAGE);
+    throw new Failure(
+      `forkd.generator in package.json is ${JSON.stringify(recorded)}, not a version like 0.2.0; set it to the create-forkd-app version that made the project`,
+      EX.USAGE,
+    );
   const np = nameProblems(forkd.name);
-  if (np.length) throw new Failure(`forkd.name in package.json, ${JSON.stringify(forkd.name)}, ${np.join('; ')}; fix it first`, EX.USAGE);
-  const dp = typeof forkd.description === 'string' ? descriptionProblems(forkd.description, forkd.name) : ['is missing'];
+  if (np.length)
+    throw new Failure(
+      `forkd.name in package.json, ${JSON.stringify(forkd.name)}, ${np.join('; ')}; fix it first`,
+      EX.USAGE,
+    );
+  const dp =
+    typeof forkd.description === 'string' ? descriptionProblems(forkd.description, forkd.name) : ['is missing'];
   if (dp.length) throw new Failure(`forkd.description in package.json ${dp.join('; ')}; fix it first`, EX.USAGE);
   const given: unknown = forkd.userPaths ?? defaultUserPaths;
   if (!Array.isArray(given) || given.some((p) => typeof p !== 'string' || !p.trim()))
-    throw new Failure('forkd.userPaths in package.json must be a list of paths, such as ["src/server/", "README.md"]; fix it first', EX.USAGE);
-  const userPaths = (given as string[]).map((p) => posix.normalize(p).replace(/^(\.\/)+/, '').replace(/\/+$/, ''));
+    throw new Failure(
+      'forkd.userPaths in package.json must be a list of paths, such as ["src/server/", "README.md"]; fix it first',
+      EX.USAGE,
+    );
+  const userPaths = (given as string[]).map((p) =>
+    posix
+      .normalize(p)
+      .replace(/^(\.\/)+/, '')
+      .replace(/\/+$/, ''),
+  );
   const outside = userPaths.filter((p) => p === '.' || p === '..' || p.startsWith('../') || p.startsWith('/'));
-  if (outside.length) throw new Failure(`forkd.userPaths in package.json names ${outside.join(', ')}, not a path inside the project; fix it first`, EX.USAGE);
+  if (outside.length)
+    throw new Failure(
+      `forkd.userPaths in package.json names ${outside.join(', ')}, not a path inside the project; fix it first`,
+      EX.USAGE,
+    );
   return { recorded, userPaths };
 }
 
 /** Refuses a project with uncommitted changes: an update must be a change of its own, easy to review and to undo. */
 function refuseUncommitted(dir: string, shown: string): void {
-  const r = spawnSync('git', ['status', '--porcelain', '--untracked-files=normal', '.'], { cwd: dir, encoding: 'utf8' });
+  const r = spawnSync('git', ['status', '--porcelain', '--untracked-files=normal', '.'], {
+    cwd: dir,
+    encoding: 'utf8',
+  });
   if (r.error || r.status !== 0)
-    throw new Failure(`${shown} is not in a git work tree, so its changes cannot be told from the update's; commit it to git first, or pass --force`, EX.CANTCREAT);
+    throw new Failure(
+      `${shown} is not in a git work tree, so its changes cannot be told from the update's; commit it to git first, or pass --force`,
+      EX.CANTCREAT,
+    );
   // Ignored by an enclosing repository, nothing would show as changed, and nothing could be undone.
   if (spawnSync('git', ['ls-files', '--error-unmatch', 'package.json'], { cwd: dir, stdio: 'ignore' }).status !== 0)
-    throw new Failure(`${shown}/package.json is not tracked by git (is the project ignored?), so the update could not be undone; commit the project first, or pass --force`, EX.CANTCREAT);
-  const dirty = r.stdout.split('\n').filter(Boolean).map((l) => l.slice(3));
-  if (dirty.length) throw new Failure(`${shown} has uncommitted changes (${dirty.join(', ')}); commit or stash them first, or pass --force`, EX.CANTCREAT);
+    throw new Failure(
+      `${shown}/package.json is not tracked by git (is the project ignored?), so the update could not be undone; commit the project first, or pass --force`,
+      EX.CANTCREAT,
+    );
+  const dirty = r.stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => l.slice(3));
+  if (dirty.length)
+    throw new Failure(
+      `${shown} has uncommitted changes (${dirty.join(', ')}); commit or stash them first, or pass --force`,
+      EX.CANTCREAT,
+    );
 }
 
 /** Makes the project again with the recorded version's generator, into tmp/base. */
@@ -202,18 +272,36 @@ function recreate(spec: string, version: string, forkd: Forkd, tmp: string): str
   const forget = () => {
     for (const e of entries()) {
       const manifest = join(npx, e, 'package.json');
-      if (!before.has(e) && existsSync(manifest) && readFileSync(manifest, 'utf8').includes(spec)) rmSync(join(npx, e), { recursive: true, force: true });
+      if (!before.has(e) && existsSync(manifest) && readFileSync(manifest, 'utf8').includes(spec))
+        rmSync(join(npx, e), { recursive: true, force: true });
     }
   };
   const r = spawnSync(
     'npm',
-    ['exec', '--yes', `--package=${spec}`, '--', 'create-forkd-app', out, '--name', forkd.name, '--description', forkd.description, '--yes', '--no-install', '--no-git'],
+    [
+      'exec',
+      '--yes',
+      `--package=${spec}`,
+      '--',
+      'create-forkd-app',
+      out,
+      '--name',
+      forkd.name,
+      '--description',
+      forkd.description,
+      '--yes',
+      '--no-install',
+      '--no-git',
+    ],
     { cwd: tmp, encoding: 'utf8', env: { ...process.env, CI: '1' } },
   );
   forget();
   if (r.status !== 0) {
     const said = `${r.stderr ?? ''}${r.error?.message ?? ''}`.trim().split('\n').pop();
-    throw new Failure(`cannot make the project as create-forkd-app ${version} made it (npm exec ${spec}: ${said}); pass --from with that version's package tarball`, EX.UNAVAILABLE);
+    throw new Failure(
+      `cannot make the project as create-forkd-app ${version} made it (npm exec ${spec}: ${said}); pass --from with that version's package tarball`,
+      EX.UNAVAILABLE,
+    );
   }
   return out;
 }
@@ -232,8 +320,15 @@ function readTree(dir: string): Map<string, Buffer> {
 }
 
 /** What to do with one runtime path, given the base, the new version and the project's copy. */
-function mergeFile(path: string, base: Buffer | undefined, next: ProjectFile | undefined, here: Existing, tmp: string): Step | undefined {
-  if (here.kind === 'blocked') return bytesEqual(base, next?.content) ? undefined : { path, change: 'conflict', why: `${here.why}: left alone` };
+function mergeFile(
+  path: string,
+  base: Buffer | undefined,
+  next: ProjectFile | undefined,
+  here: Existing,
+  tmp: string,
+): Step | undefined {
+  if (here.kind === 'blocked')
+    return bytesEqual(base, next?.content) ? undefined : { path, change: 'conflict', why: `${here.why}: left alone` };
   const ours = here.kind === 'file' ? here.content : undefined;
   if (bytesEqual(base, next?.content)) return undefined; // no change upstream: a local edit stays
   if (bytesEqual(ours, next?.content)) return undefined; // the project has it already
@@ -241,21 +336,51 @@ function mergeFile(path: string, base: Buffer | undefined, next: ProjectFile | u
     if (!next) return { path, change: 'removed', remove: true };
     return { path, change: base ? 'updated' : 'added', file: next };
   }
-  if (!next) return { path, change: 'conflict', why: 'removed in the new version, changed here: kept; remove it if it is not yours' };
-  if (!ours) return { path, change: 'conflict', why: 'changed in the new version, removed here: left out; take it from the new version if you need it' };
+  if (!next)
+    return {
+      path,
+      change: 'conflict',
+      why: 'removed in the new version, changed here: kept; remove it if it is not yours',
+    };
+  if (!ours)
+    return {
+      path,
+      change: 'conflict',
+      why: 'changed in the new version, removed here: left out; take it from the new version if you need it',
+    };
   const files = ['ours', 'base', 'theirs'].map((n) => join(tmp, `merge-${n}`));
-  [ours, base ?? Buffer.alloc(0), next.content].forEach((b, i) => writeFileSync(files[i], b));
+  for (const [i, b] of [ours, base ?? Buffer.alloc(0), next.content].entries()) writeFileSync(files[i], b);
   let merged: Buffer;
   let conflicts = 0;
   try {
-    merged = execFileSync('git', ['merge-file', '-p', '-L', 'yours', '-L', `create-forkd-app (base)`, '-L', `create-forkd-app ${self.version}`, ...files], { maxBuffer: 64 << 20 });
+    merged = execFileSync(
+      'git',
+      [
+        'merge-file',
+        '-p',
+        '-L',
+        'yours',
+        '-L',
+        `create-forkd-app (base)`,
+        '-L',
+        `create-forkd-app ${self.version}`,
+        ...files,
+      ],
+      { maxBuffer: 64 << 20 },
+    );
   } catch (e) {
     const err = e as { status?: number; stdout?: Buffer };
-    if (typeof err.status !== 'number' || err.status < 0 || err.status > 127 || !err.stdout) throw new Failure(`cannot merge ${path}: git merge-file failed; is git installed?`, EX.UNAVAILABLE);
+    if (typeof err.status !== 'number' || err.status < 0 || err.status > 127 || !err.stdout)
+      throw new Failure(`cannot merge ${path}: git merge-file failed; is git installed?`, EX.UNAVAILABLE);
     conflicts = err.status;
     merged = err.stdout;
   }
-  return { path, change: conflicts ? 'conflict' : 'merged', file: { ...next, content: merged }, why: conflicts ? `${conflicts} conflict(s) marked in it` : 'with your changes' };
+  return {
+    path,
+    change: conflicts ? 'conflict' : 'merged',
+    file: { ...next, content: merged },
+    why: conflicts ? `${conflicts} conflict(s) marked in it` : 'with your changes',
+  };
 }
 
 /**
@@ -264,7 +389,11 @@ function mergeFile(path: string, base: Buffer | undefined, next: ProjectFile | u
  * project's stays and it is listed as a conflict. The forkd block is the project's, with the new
  * version recorded; dependencies and scripts the user added are never in the base, so they stay.
  */
-function mergePackage(ours: JsonObject, base: JsonObject, next: JsonObject): { merged: JsonObject; changes: string[]; conflicts: string[] } {
+function mergePackage(
+  ours: JsonObject,
+  base: JsonObject,
+  next: JsonObject,
+): { merged: JsonObject; changes: string[]; conflicts: string[] } {
   const merged = structuredClone(ours);
   const changes: string[] = [];
   const conflicts: string[] = [];
@@ -274,10 +403,18 @@ function mergePackage(ours: JsonObject, base: JsonObject, next: JsonObject): { m
       const [ov, bv, nv] = [o[key], b[key], n[key]];
       const name = `${where}${key}`;
       if (same(bv, nv) || same(ov, nv)) continue;
-      const objects = [ov, bv, nv].every((v) => v === undefined || (typeof v === 'object' && v !== null && !Array.isArray(v)));
+      const objects = [ov, bv, nv].every(
+        (v) => v === undefined || (typeof v === 'object' && v !== null && !Array.isArray(v)),
+      );
       if (!where && objects) {
         into[key] ??= {};
-        three(into[key] as JsonObject, (ov ?? {}) as JsonObject, (bv ?? {}) as JsonObject, (nv ?? {}) as JsonObject, `${key}.`);
+        three(
+          into[key] as JsonObject,
+          (ov ?? {}) as JsonObject,
+          (bv ?? {}) as JsonObject,
+          (nv ?? {}) as JsonObject,
+          `${key}.`,
+        );
       } else if (same(ov, bv)) {
         if (nv === undefined) delete into[key];
         else into[key] = nv;
@@ -295,11 +432,14 @@ function printChangelog(since: string): void {
   const file = join(__dirname, '..', '..', 'CHANGELOG.md');
   if (!existsSync(file)) return;
   const newer = (v: string) => compareVersions(v, since) > 0;
-  const sections = readFileSync(file, 'utf8').split(/^(?=## )/m).filter((s) => {
-    const v = /^## (\d+\.\d+\.\d+)/.exec(s)?.[1];
-    return v !== undefined && newer(v);
-  });
-  if (sections.length) process.stdout.write(`\nWhat the update brings (CHANGELOG.md):\n\n${sections.join('').trim()}\n\n`);
+  const sections = readFileSync(file, 'utf8')
+    .split(/^(?=## )/m)
+    .filter((s) => {
+      const v = /^## (\d+\.\d+\.\d+)/.exec(s)?.[1];
+      return v !== undefined && newer(v);
+    });
+  if (sections.length)
+    process.stdout.write(`\nWhat the update brings (CHANGELOG.md):\n\n${sections.join('').trim()}\n\n`);
 }
 
 /** Compares two x.y.z versions: negative, 0 or positive. */

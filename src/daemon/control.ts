@@ -71,7 +71,9 @@ export async function control(
   // The pid file goes first; the port is free only once the process itself is gone.
   while (probePidFile(pidFile).state === 'running' || alive(pid)) {
     if (Date.now() > deadline) {
-      log.error(`pid ${pid} is still running ${stopWaitMs / 1000} s after SIGTERM; see its log, or end it with kill -KILL ${pid}`);
+      log.error(
+        `pid ${pid} is still running ${stopWaitMs / 1000} s after SIGTERM; see its log, or end it with kill -KILL ${pid}`,
+      );
       return LSB.FAILED;
     }
     await sleep(20);

@@ -3,9 +3,9 @@ import { closeSync, openSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { DaemonError, EX, reason, refusal } from './exit-codes';
 import { Logger } from './logger';
-import { native } from './native';
+import { type ForkParentResult, native } from './native';
 import { PidFile } from './pidfile';
-import { ServiceManager, stderrIsJournal, type ListenFd } from './service-manager';
+import { type ListenFd, ServiceManager, stderrIsJournal } from './service-manager';
 
 export interface DaemonOptions {
   /** Name used in messages. */
@@ -42,9 +42,10 @@ interface Identity {
 type Hook = () => void | Promise<void>;
 type State = 'starting' | 'ready' | 'stopping';
 
-const signalNames = Object.fromEntries(
-  Object.entries(osConstants.signals).map(([name, num]) => [num, name]),
-) as Record<number, NodeJS.Signals>;
+const signalNames = Object.fromEntries(Object.entries(osConstants.signals).map(([name, num]) => [num, name])) as Record<
+  number,
+  NodeJS.Signals
+>;
 
 /**
  * Call right after parsing arguments. In the starting process it forks, re-executes this program
@@ -78,7 +79,7 @@ function takeReadyChannel(): number | undefined {
 
 function runParent(opts: DaemonOptions): never {
   const log = new Logger(opts.name);
-  let result;
+  let result: ForkParentResult;
   try {
     result = native().forkParent(opts.name, opts.readyTimeoutMs ?? 30_000, 5_000);
   } catch (e) {
@@ -245,7 +246,10 @@ export class Daemon {
     try {
       process.chdir(dir);
     } catch (e) {
-      throw new DaemonError(`cannot change directory to ${dir}: ${reason(e)}; create it or choose another --chdir`, EX.NOINPUT);
+      throw new DaemonError(
+        `cannot change directory to ${dir}: ${reason(e)}; create it or choose another --chdir`,
+        EX.NOINPUT,
+      );
     }
     this.dropTo = this.resolveUser();
     if (this.opts.logFile) this.logFd = this.openLog(this.opts.logFile);
@@ -268,12 +272,18 @@ export class Daemon {
       try {
         gid = native().lookupGroup(group);
       } catch (e) {
-        throw new DaemonError(`unknown group "${group}" (${reason(e)}); create it or choose another --group`, EX.NOUSER);
+        throw new DaemonError(
+          `unknown group "${group}" (${reason(e)}); create it or choose another --group`,
+          EX.NOUSER,
+        );
       }
     }
     if (process.geteuid!() !== 0) {
       if (ids.uid === process.geteuid!() && gid === process.getegid!()) return undefined;
-      throw new DaemonError(`--user ${user} needs root (running as uid ${process.geteuid!()}); start as root or leave out --user`, EX.NOPERM);
+      throw new DaemonError(
+        `--user ${user} needs root (running as uid ${process.geteuid!()}); start as root or leave out --user`,
+        EX.NOPERM,
+      );
     }
     return { user, uid: ids.uid, gid };
   }
@@ -296,8 +306,12 @@ export class Daemon {
       return native().openLog(path, this.dropTo?.uid ?? -1, this.dropTo?.gid ?? -1);
     } catch (e) {
       const refused = refusal(e);
-      if (refused) throw new DaemonError(`refusing log file ${path}: ${refused}; remove it or choose another --log`, EX.CANTCREAT);
-      throw new DaemonError(`cannot open log file ${path}: ${reason(e)}; fix its directory's permissions or choose another --log`, EX.CANTCREAT);
+      if (refused)
+        throw new DaemonError(`refusing log file ${path}: ${refused}; remove it or choose another --log`, EX.CANTCREAT);
+      throw new DaemonError(
+        `cannot open log file ${path}: ${reason(e)}; fix its directory's permissions or choose another --log`,
+        EX.CANTCREAT,
+      );
     }
   }
 

@@ -30,10 +30,12 @@ export class Logger {
 
   private write(level: Level, message: string): void {
     // One line, whatever a value in the message held: no raw newline or terminal escape.
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: escaping control characters is the point
     message = message.replace(/[\u0000-\u001f\u007f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
     let line: string;
     if (this.style === 'journal') line = `<${priority[level]}>${message}\n`;
-    else if (this.style === 'stamped') line = `${new Date().toISOString()} ${this.name}[${process.pid}] ${level}: ${message}\n`;
+    else if (this.style === 'stamped')
+      line = `${new Date().toISOString()} ${this.name}[${process.pid}] ${level}: ${message}\n`;
     else line = `${this.name}: ${level === 'warning' ? 'warning: ' : ''}${message}\n`;
     writeAll(2, Buffer.from(line));
   }

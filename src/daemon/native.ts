@@ -1,10 +1,21 @@
 // The one loader of the native addon (native/, built by cmake-js).
-import { closeSync, constants, mkdtempSync, openSync, readFileSync, rmdirSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { getSystemErrorName } from 'node:util';
-import { DaemonError, EX } from './exit-codes';
 import { singleExecutable } from './executable';
+import { DaemonError, EX } from './exit-codes';
 
 export interface ForkParentResult {
   pid: number;
@@ -99,7 +110,9 @@ function loadFromExecutable(bytes: Buffer): NativeAddon {
       return c.installed ? loadInstalled(join(c.dir, addonAsset), bytes) : loadViaDirectory(c.dir, bytes);
     } catch (e) {
       if (e instanceof DaemonError) throw e; // out of fds: no other place will do better
-      tried.push(`${c.installed ? join(c.dir, addonAsset) : c.dir}${c.how ? ` (${c.how})` : ''}: ${(e as Error).message}`);
+      tried.push(
+        `${c.installed ? join(c.dir, addonAsset) : c.dir}${c.how ? ` (${c.how})` : ''}: ${(e as Error).message}`,
+      );
     }
   }
   throw new DaemonError(
@@ -113,7 +126,9 @@ function loadInstalled(file: string, bytes: Buffer): NativeAddon {
   try {
     content = readFileSync(file);
   } catch (e) {
-    throw new Error((e as NodeJS.ErrnoException).code === 'ENOENT' ? 'absent' : `unreadable (${(e as NodeJS.ErrnoException).code})`);
+    throw new Error(
+      (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'absent' : `unreadable (${(e as NodeJS.ErrnoException).code})`,
+    );
   }
   const unsafe = notRootOnly(file);
   if (unsafe) throw new Error(unsafe);
@@ -134,7 +149,7 @@ function dlopen(path: string): NativeAddon {
 }
 
 function loadViaDirectory(dir: string, bytes: Buffer): NativeAddon {
-  let st;
+  let st: ReturnType<typeof statSync>;
   try {
     st = statSync(dir);
   } catch (e) {

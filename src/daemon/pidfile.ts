@@ -64,8 +64,15 @@ function acquireError(e: unknown, path: string, name: string): Error {
   const code = isSystemError(e) ? e.code : undefined;
   const refused = refusal(e);
   if (code === 'EISDIR')
-    return new DaemonError(`refusing pid file ${path}: ${refused}; name a file in it (--pidfile ${path}/${name}.pid)`, EX.CANTCREAT);
-  if (refused) return new DaemonError(`refusing pid file ${path}: ${refused}; remove it or choose another --pidfile`, EX.CANTCREAT);
+    return new DaemonError(
+      `refusing pid file ${path}: ${refused}; name a file in it (--pidfile ${path}/${name}.pid)`,
+      EX.CANTCREAT,
+    );
+  if (refused)
+    return new DaemonError(
+      `refusing pid file ${path}: ${refused}; remove it or choose another --pidfile`,
+      EX.CANTCREAT,
+    );
   switch (code) {
     case 'EWOULDBLOCK':
     case 'EAGAIN': {

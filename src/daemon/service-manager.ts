@@ -91,7 +91,10 @@ function takeListenFds(env: NodeJS.ProcessEnv): ListenFd[] {
       // not open
     }
     if (!isSocket)
-      throw new DaemonError(`LISTEN_FDS=${count}, but fd ${fd} is not a socket; check the socket unit or the activator`, EX.CONFIG);
+      throw new DaemonError(
+        `LISTEN_FDS=${count}, but fd ${fd} is not a socket; check the socket unit or the activator`,
+        EX.CONFIG,
+      );
     native().setCloexec(fd);
     fds.push({ fd, name: names[i] || 'unknown' });
   }

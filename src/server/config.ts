@@ -1,7 +1,7 @@
 // The sample server's configuration: a TOML file, checked setting by setting.
 import { readFileSync } from 'node:fs';
 import { parse, TomlError } from 'smol-toml';
-import { DaemonError, EX, parseAddress, reason, type Address } from '../daemon';
+import { type Address, DaemonError, EX, parseAddress, reason } from '../daemon';
 import { identity } from '../identity';
 
 export interface ServerConfig {
@@ -16,8 +16,16 @@ export interface ServerConfig {
  * man page's CONFIGURATION section (scripts/packaging/render.js) all come from this list.
  */
 export const settings = [
-  { key: 'listen', default: identity.listen, help: 'HOST:PORT to serve on ([::1]:8080 for IPv6). A change takes a restart.' },
-  { key: 'greeting', default: `Hello from ${identity.name}!`, help: 'What GET / answers. A reload applies it without dropping connections.' },
+  {
+    key: 'listen',
+    default: identity.listen,
+    help: 'HOST:PORT to serve on ([::1]:8080 for IPv6). A change takes a restart.',
+  },
+  {
+    key: 'greeting',
+    default: `Hello from ${identity.name}!`,
+    help: 'What GET / answers. A reload applies it without dropping connections.',
+  },
 ] as const;
 
 type Key = (typeof settings)[number]['key'];
@@ -42,7 +50,10 @@ export function loadConfig(path: string, required: boolean): ServerConfig {
     text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
   } catch {
     const at = firstInvalidUtf8(bytes);
-    throw configError(path, `not valid UTF-8 (byte ${at} of the file); TOML files must be UTF-8: convert it (iconv -t UTF-8)`);
+    throw configError(
+      path,
+      `not valid UTF-8 (byte ${at} of the file); TOML files must be UTF-8: convert it (iconv -t UTF-8)`,
+    );
   }
   let table: Record<string, unknown>;
   try {

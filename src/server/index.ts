@@ -1,7 +1,16 @@
 // The sample server: an HTTP greeting service. Replace it with yours; keep the lifecycle hooks.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { Server as NetServer, type Socket } from 'node:net';
-import { DaemonError, EX, formatAddress, parseAddress, reason, type Address, type Daemon, type ListenFd } from '../daemon';
+import {
+  type Address,
+  type Daemon,
+  DaemonError,
+  EX,
+  formatAddress,
+  type ListenFd,
+  parseAddress,
+  reason,
+} from '../daemon';
 import { loadConfig, type ServerConfig } from './config';
 
 export interface ServerOptions {
@@ -33,7 +42,9 @@ export async function startServer(daemon: Daemon, opts: ServerOptions): Promise<
     const conn = connections.get(req.socket);
     if (conn) conn.busy = true;
     res.on('finish', () => {
-      if (conn) (conn.busy = false), (conn.idleSince = Date.now());
+      if (!conn) return;
+      conn.busy = false;
+      conn.idleSince = Date.now();
     });
     if (stopping) res.setHeader('Connection', 'close');
     if (req.method !== 'GET' && req.method !== 'HEAD') {
@@ -54,7 +65,8 @@ export async function startServer(daemon: Daemon, opts: ServerOptions): Promise<
   // Hook 2: bind errors, named with the address and the fix. Under socket activation the
   // service manager has bound already: serve on the sockets it passed.
   const activated = daemon.listenFds;
-  if (activated.length > 0 && opts.listen) daemon.log.warn(`--listen ${opts.listen} ignored: serving on the sockets passed by the service manager`);
+  if (activated.length > 0 && opts.listen)
+    daemon.log.warn(`--listen ${opts.listen} ignored: serving on the sockets passed by the service manager`);
   const servers: Server[] = [];
   const endpoints = activated.length > 0 ? activated : [opts.listen ? parseAddress(opts.listen) : config.listen];
   for (const endpoint of endpoints) {
@@ -100,7 +112,9 @@ export async function startServer(daemon: Daemon, opts: ServerOptions): Promise<
 export function checkConfig(opts: ServerOptions): string {
   const config = loadConfig(opts.configPath, opts.configRequired);
   const listen = opts.listen ?? formatAddress(config.listen);
-  return config.fromFile ? `config ${opts.configPath} is valid (listen ${listen})` : `no config file at ${opts.configPath}; the defaults are valid (listen ${listen})`;
+  return config.fromFile
+    ? `config ${opts.configPath} is valid (listen ${listen})`
+    : `no config file at ${opts.configPath}; the defaults are valid (listen ${listen})`;
 }
 
 function listen(server: Server, endpoint: Address | ListenFd): Promise<Address> {
@@ -109,13 +123,24 @@ function listen(server: Server, endpoint: Address | ListenFd): Promise<Address> 
       const code = (e as NodeJS.ErrnoException).code;
       const where = 'fd' in endpoint ? `fd ${endpoint.fd}` : formatAddress(endpoint);
       if (code === 'EADDRINUSE')
-        reject(new DaemonError(`cannot bind ${where}: address in use; stop the other server or choose another --listen`, EX.UNAVAILABLE));
+        reject(
+          new DaemonError(
+            `cannot bind ${where}: address in use; stop the other server or choose another --listen`,
+            EX.UNAVAILABLE,
+          ),
+        );
       else if (code === 'EACCES')
-        reject(new DaemonError(`cannot bind ${where}: permission denied; ports below 1024 need root or CAP_NET_BIND_SERVICE`, EX.NOPERM));
+        reject(
+          new DaemonError(
+            `cannot bind ${where}: permission denied; ports below 1024 need root or CAP_NET_BIND_SERVICE`,
+            EX.NOPERM,
+          ),
+        );
       else reject(new DaemonError(`cannot bind ${where}: ${reason(e)}; choose another --listen`, EX.UNAVAILABLE));
     };
     server.once('error', onError);
-    const options = 'fd' in endpoint ? { fd: endpoint.fd } : { host: endpoint.host, port: endpoint.port, exclusive: true };
+    const options =
+      'fd' in endpoint ? { fd: endpoint.fd } : { host: endpoint.host, port: endpoint.port, exclusive: true };
     server.listen(options, () => {
       server.off('error', onError);
       const a = server.address();

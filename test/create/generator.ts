@@ -8,7 +8,20 @@ import { name as referenceName } from '../lib/identity';
 import { root, run, tempDir } from '../lib/proc';
 import { create, generator, gitIdentity, maintainer, mentioning, pkg, tree } from './lib';
 
-const flags = ['--name', '--description', '--yes', '--overwrite', '--no-install', '--no-git', '--update', '--dry-run', '--from', '--force', '--help', '--version'];
+const flags = [
+  '--name',
+  '--description',
+  '--yes',
+  '--overwrite',
+  '--no-install',
+  '--no-git',
+  '--update',
+  '--dry-run',
+  '--from',
+  '--force',
+  '--help',
+  '--version',
+];
 const codes = [0, 1, 64, 69, 70, 73, 130];
 
 t.test('--help and the README document every option and exit code', async (t) => {
@@ -31,7 +44,10 @@ t.test('--help and the README document every option and exit code', async (t) =>
 t.test('bad names: one line that lists each problem and the fix, exit 64, nothing written', async (t) => {
   const dir = tempDir(t);
   const cases: [string, RegExp][] = [
-    ['Acme D', /URL-friendly characters \(npm\); can no longer contain capital letters \(npm\); may hold only lowercase/],
+    [
+      'Acme D',
+      /URL-friendly characters \(npm\); can no longer contain capital letters \(npm\); may hold only lowercase/,
+    ],
     ['../x', /cannot start with a period \(npm\).*cannot contain '\.' or '\+'/],
     ['-x', /cannot start with a hyphen \(npm\)/],
     ['a'.repeat(40), /has 40 characters, so the user _a{40} would pass useradd's limit of 32 \(use at most 31\)/],
@@ -107,20 +123,34 @@ t.test('a directory that holds files: each change is listed, and without a yes n
   const changed = 'src/server/index.ts would be replaced; notes.txt would be mixed in';
   const r = await create(args, { cwd: dir });
   t.equal(r.code, 73, 'without --overwrite: exit 73');
-  t.equal(r.err, `create-forkd-app: acme is not empty: ${changed}; choose an empty directory, or pass --overwrite (changed files need a yes at a terminal)\n`);
+  t.equal(
+    r.err,
+    `create-forkd-app: acme is not empty: ${changed}; choose an empty directory, or pass --overwrite (changed files need a yes at a terminal)\n`,
+  );
   t.same(snapshot(target), before, 'nothing was written');
 
   const o = await create([...args, '--overwrite'], { cwd: dir });
   t.equal(o.code, 73, 'with --overwrite but no terminal to say yes: exit 73');
-  t.equal(o.err, `create-forkd-app: acme is not empty: ${changed}; --overwrite replaces changed files only at a terminal, after a yes: run it there, or move them away\n`);
-  t.same(snapshot(target), before, 'the changed server, the dependency, the lock file and node_modules are as they were');
+  t.equal(
+    o.err,
+    `create-forkd-app: acme is not empty: ${changed}; --overwrite replaces changed files only at a terminal, after a yes: run it there, or move them away\n`,
+  );
+  t.same(
+    snapshot(target),
+    before,
+    'the changed server, the dependency, the lock file and node_modules are as they were',
+  );
 
   // Back to the generated server: what is left differs only in what the user added.
   execFileSync('cp', [join(root, 'src', 'server', 'index.ts'), join(target, 'src', 'server', 'index.ts')]);
   const mixed = snapshot(target);
   const w = await create([...args, '--overwrite'], { cwd: dir });
   t.equal(w.code, 0, `only mixed-in files: --overwrite writes (${w.err.trim()})`);
-  t.same(snapshot(target), mixed, 'and, every file of the project being the same, changes no byte: fastify, routes.ts, the lock file, node_modules and notes.txt stay');
+  t.same(
+    snapshot(target),
+    mixed,
+    'and, every file of the project being the same, changes no byte: fastify, routes.ts, the lock file, node_modules and notes.txt stay',
+  );
 });
 
 t.test('nothing is written through a symbolic link, with or without --overwrite', async (t) => {
@@ -137,7 +167,10 @@ t.test('nothing is written through a symbolic link, with or without --overwrite'
     for (const extra of [[], ['--overwrite']]) {
       const r = await create([name, '--name', 'acmed', '--yes', '--no-install', '--no-git', ...extra], { cwd: dir });
       t.equal(r.code, 73, `${name} ${extra.join(' ')}: exit 73`);
-      t.equal(r.err, `create-forkd-app: ${name}: ${link} is a symbolic link; the generator writes nothing through a link or over a directory: move them away\n`);
+      t.equal(
+        r.err,
+        `create-forkd-app: ${name}: ${link} is a symbolic link; the generator writes nothing through a link or over a directory: move them away\n`,
+      );
       t.same(readdirSync(target_), [link], 'nothing written beside it');
     }
   }
@@ -151,7 +184,9 @@ t.test("package.json: the user's dependencies in npm's order are no change; what
   const path = join(dir, 'acme', 'package.json');
   const pkgJson = JSON.parse(readFileSync(path, 'utf8'));
   // As `npm install fastify` writes it: sorted into the list.
-  pkgJson.dependencies = Object.fromEntries(Object.entries({ ...pkgJson.dependencies, fastify: '5.6.1' }).sort(([a], [b]) => a.localeCompare(b)));
+  pkgJson.dependencies = Object.fromEntries(
+    Object.entries({ ...pkgJson.dependencies, fastify: '5.6.1' }).sort(([a], [b]) => a.localeCompare(b)),
+  );
   writeFileSync(path, `${JSON.stringify(pkgJson, null, 2)}\n`);
   const sorted = readFileSync(path);
   const same = await create([...args, '--overwrite'], { cwd: dir });
@@ -163,7 +198,10 @@ t.test("package.json: the user's dependencies in npm's order are no change; what
   writeFileSync(path, `${JSON.stringify(pkgJson, null, 2)}\n`);
   const r = await create([...args, '--overwrite'], { cwd: dir });
   t.equal(r.code, 73);
-  t.match(r.err, 'package.json would be replaced (package.json: keeping your fastify; changing its version, overrides);');
+  t.match(
+    r.err,
+    'package.json would be replaced (package.json: keeping your fastify; changing its version, overrides);',
+  );
 });
 
 t.test('an empty project directory name: exit 64', async (t) => {
@@ -178,7 +216,11 @@ t.test('--overwrite over a lone .git, and over a file', async (t) => {
   const dir = tempDir(t);
   const lone = join(dir, 'lone');
   mkdirSync(join(lone, '.git'), { recursive: true });
-  t.equal((await create(['lone', '--name', 'acmed', '--yes', '--no-install', '--no-git'], { cwd: dir })).code, 0, 'a lone .git is fine');
+  t.equal(
+    (await create(['lone', '--name', 'acmed', '--yes', '--no-install', '--no-git'], { cwd: dir })).code,
+    0,
+    'a lone .git is fine',
+  );
 
   writeFileSync(join(dir, 'file'), '');
   const f = await create(['file', '--name', 'acmed', '--yes'], { cwd: dir });
@@ -189,10 +231,16 @@ t.test('--overwrite over a lone .git, and over a file', async (t) => {
 t.test('the project: this package minus the generator, with the identity in package.json only', async (t) => {
   const dir = tempDir(t);
   const env = gitIdentity(dir);
-  const r = await create(['acme', '--name', 'acmed', '--description', 'Greeting service for Acme', '--yes', '--no-install', '--no-git'], { cwd: dir, env });
+  const r = await create(
+    ['acme', '--name', 'acmed', '--description', 'Greeting service for Acme', '--yes', '--no-install', '--no-git'],
+    { cwd: dir, env },
+  );
   t.equal(r.code, 0, r.err);
   const target = join(dir, 'acme');
-  t.match(r.stdout, /Wrote acmed into acme\. Next:\n\n {2}cd acme\n {2}npm install\n {2}npm run build .*\n {2}node dist\/main\.js --foreground .*\n {2}npm test\n {2}npm run package /);
+  t.match(
+    r.stdout,
+    /Wrote acmed into acme\. Next:\n\n {2}cd acme\n {2}npm install\n {2}npm run build .*\n {2}node dist\/main\.js --foreground .*\n {2}npm test\n {2}npm run package /,
+  );
 
   // The files: what this package ships, less the generator, plus template/'s three.
   const generatorOnly = /^(dist\/create|template|src\/create|test\/create)(\/|$)/;
@@ -201,8 +249,13 @@ t.test('the project: this package minus the generator, with the identity in pack
     .flatMap((f) => (statSync(join(root, f)).isDirectory() ? tree(join(root, f)).map((x) => join(f, x)) : [f]))
     .filter((f) => !generatorOnly.test(f));
   t.same(tree(target), [...copied, '.gitignore', 'README.md', 'package.json'].sort(), 'the expected files, no more');
-  for (const f of copied) if (!readFileSync(join(target, f)).equals(readFileSync(join(root, f)))) t.fail(`${f} differs from the source`);
-  t.equal(execFileSync('stat', ['-c', '%a', join(target, '.ci', 'run')], { encoding: 'utf8' }).trim(), '755', '.ci/run stays executable');
+  for (const f of copied)
+    if (!readFileSync(join(target, f)).equals(readFileSync(join(root, f)))) t.fail(`${f} differs from the source`);
+  t.equal(
+    execFileSync('stat', ['-c', '%a', join(target, '.ci', 'run')], { encoding: 'utf8' }).trim(),
+    '755',
+    '.ci/run stays executable',
+  );
   t.equal(readFileSync(join(target, '.gitignore'), 'utf8'), readFileSync(join(root, 'template', '_gitignore'), 'utf8'));
 
   // package.json: the identity rewritten, the generator's own keys gone, the rest as it was.
@@ -221,7 +274,7 @@ t.test('the project: this package minus the generator, with the identity in pack
   });
   t.match(theirs, { name: 'acmed', version: '0.1.0', description: 'Greeting service for Acme', private: true });
   t.notOk('bin' in theirs || 'files' in theirs || 'prepack' in theirs.scripts, 'no bin, files or prepack');
-  t.same(Object.keys(theirs.dependencies), ['smol-toml'], 'the generator\'s dependencies are not the daemon\'s');
+  t.same(Object.keys(theirs.dependencies), ['smol-toml'], "the generator's dependencies are not the daemon's");
   const { prepack: _, ...scripts } = ours.scripts;
   t.same(theirs.scripts, scripts);
   t.same(theirs.devDependencies, ours.devDependencies);
@@ -241,11 +294,18 @@ t.test("README.md's manual is template/README.md rendered for the reference daem
   const template = readFileSync(join(root, 'template', 'README.md'), 'utf8');
   const readme = readFileSync(join(root, 'README.md'), 'utf8');
   t.ok(template.includes(marker) && readme.includes(marker), 'both have the marker');
-  const listen = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { forkd: { listen: string } }).forkd.listen;
+  const listen = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { forkd: { listen: string } }).forkd
+    .listen;
   const want = fill(manual(template), { name: referenceName, optsVar: optsVar(referenceName), listen }).split('\n');
   const got = manual(readme).split('\n');
   const first = want.findIndex((line, i) => line !== got[i]);
-  t.equal(first === -1 && want.length === got.length ? 'same' : `line ${first + 1} of the manual: ${JSON.stringify(got[first])}, want ${JSON.stringify(want[first])}`, 'same', 'edit template/README.md, then carry the change into README.md');
+  t.equal(
+    first === -1 && want.length === got.length
+      ? 'same'
+      : `line ${first + 1} of the manual: ${JSON.stringify(got[first])}, want ${JSON.stringify(want[first])}`,
+    'same',
+    'edit template/README.md, then carry the change into README.md',
+  );
 });
 
 t.test('git: a repository with one commit by the configured user; none inside a work tree', async (t) => {
@@ -253,11 +313,16 @@ t.test('git: a repository with one commit by the configured user; none inside a 
   const env = gitIdentity(dir);
   const r = await create(['acme', '--name', 'acmed', '--yes', '--no-install'], { cwd: dir, env });
   t.equal(r.code, 0, r.err);
-  const git = (cwd: string, ...args: string[]) => execFileSync('git', args, { cwd, encoding: 'utf8', env: { ...process.env, ...env } });
+  const git = (cwd: string, ...args: string[]) =>
+    execFileSync('git', args, { cwd, encoding: 'utf8', env: { ...process.env, ...env } });
   const target = join(dir, 'acme');
   t.equal(git(target, 'log', '--format=%an <%ae>|%s'), `${maintainer}|Initial commit from create-forkd-app\n`);
   t.equal(git(target, 'status', '--porcelain'), '', 'everything committed');
-  t.equal(git(target, 'ls-files').split('\n').filter(Boolean).length, tree(target).length, 'every file is in the commit');
+  t.equal(
+    git(target, 'ls-files').split('\n').filter(Boolean).length,
+    tree(target).length,
+    'every file is in the commit',
+  );
 
   git(dir, 'init', '-q', 'outer');
   const inner = await create(['outer/acme', '--name', 'acmed', '--yes', '--no-install'], { cwd: dir, env });
@@ -274,20 +339,27 @@ t.test('install: the package manager that runs the generator; a failure keeps th
   });
   t.equal(r.code, 69);
   t.match(r.err, 'create-forkd-app: pnpm install in acme\n');
-  t.match(r.err, /create-forkd-app: the project is written, but pnpm install \(exit 127\) failed; run it yourself in acme\n$/);
+  t.match(
+    r.err,
+    /create-forkd-app: the project is written, but pnpm install \(exit 127\) failed; run it yourself in acme\n$/,
+  );
   t.match(r.stdout, '  pnpm install\n  pnpm run build');
   t.ok(existsSync(join(dir, 'acme', 'package.json')), 'the project is kept');
 });
 
 const systemNode = '/usr/bin/node';
-const systemVersion = existsSync(systemNode) ? execFileSync(systemNode, ['--version'], { encoding: 'utf8' }).trim() : '';
+const systemVersion = existsSync(systemNode)
+  ? execFileSync(systemNode, ['--version'], { encoding: 'utf8' }).trim()
+  : '';
 
 t.test(
   'runs on the oldest Node it supports, where the system has one (npm create uses that Node)',
   { skip: !/^v20\./.test(systemVersion) && `no Node 20 at ${systemNode}` },
   async (t) => {
     const dir = tempDir(t);
-    const r = await run([systemNode, generator, 'acme', '--name', 'acmed', '--yes', '--no-install', '--no-git'], { cwd: dir });
+    const r = await run([systemNode, generator, 'acme', '--name', 'acmed', '--yes', '--no-install', '--no-git'], {
+      cwd: dir,
+    });
     t.equal(r.code, 0, `${systemVersion}: ${r.err}`);
     t.ok(existsSync(join(dir, 'acme', 'package.json')), `written by Node ${systemVersion}`);
   },

@@ -12,7 +12,8 @@ import { create, generator, gitIdentity, tree } from './lib';
  */
 function terminal(t: { teardown(fn: () => void): void }, cwd: string, args: string[], env: NodeJS.ProcessEnv) {
   const socket = `forkd-create-${process.pid}-${Math.random().toString(36).slice(2)}`;
-  const tmux = (...a: string[]) => execFileSync('tmux', ['-L', socket, ...a], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  const tmux = (...a: string[]) =>
+    execFileSync('tmux', ['-L', socket, ...a], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   t.teardown(() => {
     try {
       tmux('kill-server');
@@ -35,11 +36,16 @@ function terminal(t: { teardown(fn: () => void): void }, cwd: string, args: stri
   return {
     screen,
     // The prompt library wraps long messages itself: compare with the line breaks as spaces.
-    see: (text: string, timeoutMs?: number) => waitFor(`"${text}" on the screen`, () => screen().replace(/\s+/g, ' ').includes(text), timeoutMs),
+    see: (text: string, timeoutMs?: number) =>
+      waitFor(`"${text}" on the screen`, () => screen().replace(/\s+/g, ' ').includes(text), timeoutMs),
     type: (text: string) => tmux('send-keys', '-l', text),
     key: (key: string) => tmux('send-keys', key),
     exit: async () => {
-      await waitFor('the exit status', () => existsSync(exitFile) && readFileSync(exitFile, 'utf8').endsWith('\n'), 20_000);
+      await waitFor(
+        'the exit status',
+        () => existsSync(exitFile) && readFileSync(exitFile, 'utf8').endsWith('\n'),
+        20_000,
+      );
       return Number(readFileSync(exitFile, 'utf8'));
     },
   };
@@ -51,7 +57,7 @@ function processesIn(dir: string): number[] {
     .filter((p) => /^\d+$/.test(p))
     .filter((p) => {
       try {
-        return (readlinkSync(`/proc/${p}/cwd`) + '/').startsWith(dir + '/');
+        return `${readlinkSync(`/proc/${p}/cwd`)}/`.startsWith(`${dir}/`);
       } catch {
         return false;
       }
@@ -81,7 +87,10 @@ t.test('the prompts accept answers and give the same project as the flags', asyn
   t.equal(await term.exit(), 0, term.screen());
   t.match(term.screen(), 'Wrote acmed into by-prompts');
 
-  const flags = await create(['by-flags', '--name', 'acmed', '--description', 'Greeting service for Acme', '--yes', '--no-install', '--no-git'], { cwd: dir, env });
+  const flags = await create(
+    ['by-flags', '--name', 'acmed', '--description', 'Greeting service for Acme', '--yes', '--no-install', '--no-git'],
+    { cwd: dir, env },
+  );
   t.equal(flags.code, 0, flags.err);
   const [a, b] = [join(dir, 'by-prompts'), join(dir, 'by-flags')];
   t.same(tree(a), tree(b), 'the same files');
@@ -89,29 +98,43 @@ t.test('the prompts accept answers and give the same project as the flags', asyn
   t.same(differ, [], 'with the same contents');
 });
 
-t.test('a directory holding files: the prompt lists each change; n keeps it as it was, y writes and keeps the rest', async (t) => {
-  const dir = tempDir(t);
-  mkdirSync(join(dir, 'acme', 'src', 'server'), { recursive: true });
-  writeFileSync(join(dir, 'acme', 'package.json'), '{"dependencies": {"fastify": "5.6.1"}}\n');
-  writeFileSync(join(dir, 'acme', 'src', 'server', 'index.ts'), '// my server\n');
-  writeFileSync(join(dir, 'acme', 'notes.txt'), 'mine\n');
-  const args = ['acme', '--name', 'acmed', '--description', 'Greeting service for Acme', '--no-install', '--no-git', '--overwrite'];
-  const no = terminal(t, dir, args, {});
-  await no.see('acme is not empty: package.json, src/server/index.ts would be replaced (package.json: keeping your fastify; changing its dependencies); notes.txt would be mixed in. Replace these 2 files');
-  no.type('n');
-  t.equal(await no.exit(), 130, 'no: cancelled');
-  t.same(tree(join(dir, 'acme')), ['notes.txt', 'package.json', 'src/server/index.ts'], 'nothing written');
-  t.equal(readFileSync(join(dir, 'acme', 'src', 'server', 'index.ts'), 'utf8'), '// my server\n');
+t.test(
+  'a directory holding files: the prompt lists each change; n keeps it as it was, y writes and keeps the rest',
+  async (t) => {
+    const dir = tempDir(t);
+    mkdirSync(join(dir, 'acme', 'src', 'server'), { recursive: true });
+    writeFileSync(join(dir, 'acme', 'package.json'), '{"dependencies": {"fastify": "5.6.1"}}\n');
+    writeFileSync(join(dir, 'acme', 'src', 'server', 'index.ts'), '// my server\n');
+    writeFileSync(join(dir, 'acme', 'notes.txt'), 'mine\n');
+    const args = [
+      'acme',
+      '--name',
+      'acmed',
+      '--description',
+      'Greeting service for Acme',
+      '--no-install',
+      '--no-git',
+      '--overwrite',
+    ];
+    const no = terminal(t, dir, args, {});
+    await no.see(
+      'acme is not empty: package.json, src/server/index.ts would be replaced (package.json: keeping your fastify; changing its dependencies); notes.txt would be mixed in. Replace these 2 files',
+    );
+    no.type('n');
+    t.equal(await no.exit(), 130, 'no: cancelled');
+    t.same(tree(join(dir, 'acme')), ['notes.txt', 'package.json', 'src/server/index.ts'], 'nothing written');
+    t.equal(readFileSync(join(dir, 'acme', 'src', 'server', 'index.ts'), 'utf8'), '// my server\n');
 
-  const yes = terminal(t, dir, args, {});
-  await yes.see('acme is not empty');
-  yes.type('y');
-  t.equal(await yes.exit(), 0, yes.screen());
-  const written = JSON.parse(readFileSync(join(dir, 'acme', 'package.json'), 'utf8'));
-  t.equal(written.name, 'acmed', 'package.json replaced');
-  t.equal(written.dependencies.fastify, '5.6.1', 'the dependency the user added is kept');
-  t.equal(readFileSync(join(dir, 'acme', 'notes.txt'), 'utf8'), 'mine\n', 'the rest kept');
-});
+    const yes = terminal(t, dir, args, {});
+    await yes.see('acme is not empty');
+    yes.type('y');
+    t.equal(await yes.exit(), 0, yes.screen());
+    const written = JSON.parse(readFileSync(join(dir, 'acme', 'package.json'), 'utf8'));
+    t.equal(written.name, 'acmed', 'package.json replaced');
+    t.equal(written.dependencies.fastify, '5.6.1', 'the dependency the user added is kept');
+    t.equal(readFileSync(join(dir, 'acme', 'notes.txt'), 'utf8'), 'mine\n', 'the rest kept');
+  },
+);
 
 t.test('Ctrl-C at a prompt: exit 130, nothing written', async (t) => {
   const dir = tempDir(t);
@@ -126,7 +149,9 @@ t.test('Ctrl-C during npm install: exit 130, the directory it created is gone, n
   const dir = tempDir(t);
   const term = terminal(t, dir, ['new/acme', '--name', 'acmed', '--yes', '--no-git'], {});
   await term.see('npm install in new/acme', 30_000);
-  await waitFor('the install to run', () => existsSync(join(dir, 'new', 'acme', 'node_modules')), 60_000).catch(() => undefined);
+  await waitFor('the install to run', () => existsSync(join(dir, 'new', 'acme', 'node_modules')), 60_000).catch(
+    () => undefined,
+  );
   term.key('C-c');
   t.equal(await term.exit(), 130, term.screen());
   t.match(term.screen(), 'create-forkd-app: cancelled; removed new');

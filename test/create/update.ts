@@ -6,7 +6,7 @@ import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSyn
 import { join } from 'node:path';
 import t from 'tap';
 import { run, tempDir } from '../lib/proc';
-import { changedRuntimeFile, create, forgetNpx, gitIdentity, tree, twoVersions, v2Marker, type Versions } from './lib';
+import { changedRuntimeFile, create, forgetNpx, gitIdentity, tree, twoVersions, type Versions, v2Marker } from './lib';
 
 t.setTimeout(10 * 60_000);
 
@@ -18,12 +18,29 @@ t.before(async () => {
 });
 t.teardown(() => forgetNpx(versions.v1));
 
-const git = (cwd: string, ...args: string[]) => execFileSync('git', args, { cwd, encoding: 'utf8', env: { ...process.env, ...gitIdentity(top) } });
+const git = (cwd: string, ...args: string[]) =>
+  execFileSync('git', args, { cwd, encoding: 'utf8', env: { ...process.env, ...gitIdentity(top) } });
 
 /** A project made by v1 (with v1's own generator), committed, with the given edits committed too. */
 async function project(t: { teardown(fn: () => void): void }, edit: (dir: string) => void): Promise<string> {
   const dir = join(tempDir(t), 'acme');
-  const made = await run(['npm', 'exec', '--yes', `--package=${versions.v1}`, '--', 'create-forkd-app', dir, '--name', 'acmed', '--yes', '--no-install', '--no-git'], { timeoutMs: 300_000 });
+  const made = await run(
+    [
+      'npm',
+      'exec',
+      '--yes',
+      `--package=${versions.v1}`,
+      '--',
+      'create-forkd-app',
+      dir,
+      '--name',
+      'acmed',
+      '--yes',
+      '--no-install',
+      '--no-git',
+    ],
+    { timeoutMs: 300_000 },
+  );
   if (made.code !== 0) throw new Error(`v1 create-forkd-app: ${made.err}`);
   git(dir, 'init', '-q');
   git(dir, 'add', '-A');
@@ -34,10 +51,20 @@ async function project(t: { teardown(fn: () => void): void }, edit: (dir: string
   return dir;
 }
 
-const updateArgs = (dir: string, ...more: string[]) => [process.execPath, versions.v2Generator, '--update', dir, '--from', versions.v1, '--no-install', ...more];
+const updateArgs = (dir: string, ...more: string[]) => [
+  process.execPath,
+  versions.v2Generator,
+  '--update',
+  dir,
+  '--from',
+  versions.v1,
+  '--no-install',
+  ...more,
+];
 
 /** Every file with its bytes, .git included: the project's exact state. */
-const snapshot = (dir: string) => Object.fromEntries(tree(dir, []).map((f) => [f, readFileSync(join(dir, f)).toString('base64')]));
+const snapshot = (dir: string) =>
+  Object.fromEntries(tree(dir, []).map((f) => [f, readFileSync(join(dir, f)).toString('base64')]));
 
 /** The user's work: a server of their own, a dependency, and a local edit to a runtime file. */
 function usersWork(dir: string): void {
@@ -63,7 +90,10 @@ t.test('--dry-run: the plan is printed and no byte changes', async (t) => {
   const before = snapshot(dir);
   const r = await run(updateArgs(dir, '--dry-run'));
   t.equal(r.code, 0, r.err);
-  t.match(r.stdout, new RegExp(`^Plan: acmed: create-forkd-app \\S+ -> ${versions.v2Version.replace(/\./g, '\\.')}$`, 'm'));
+  t.match(
+    r.stdout,
+    new RegExp(`^Plan: acmed: create-forkd-app \\S+ -> ${versions.v2Version.replace(/\./g, '\\.')}$`, 'm'),
+  );
   t.match(r.stdout, `  updated  ${changedRuntimeFile}\n`);
   t.match(r.stdout, '  added    test/added-in-v2.ts\n');
   t.same(snapshot(dir), before, 'every file, .git included, as it was');
@@ -75,10 +105,17 @@ t.test('the runtime change comes in; the server, the dependency and the local ed
   const r = await run(updateArgs(dir));
   t.equal(r.code, 0, r.err);
   t.match(r.stdout, `  updated  ${changedRuntimeFile}\n`, 'it says what changed');
-  t.ok(readFileSync(join(dir, changedRuntimeFile), 'utf8').startsWith(`${v2Marker(versions.v2Version)}\n`), 'the changed runtime line is in');
+  t.ok(
+    readFileSync(join(dir, changedRuntimeFile), 'utf8').startsWith(`${v2Marker(versions.v2Version)}\n`),
+    'the changed runtime line is in',
+  );
   t.ok(existsSync(join(dir, 'test', 'added-in-v2.ts')), 'the new runtime test is in');
   t.equal(readFileSync(join(dir, 'src', 'server', 'index.ts'), 'utf8'), server, 'the custom server is intact');
-  t.match(readFileSync(join(dir, 'src', 'daemon', 'logger.ts'), 'utf8'), /\/\/ my local note\n$/, 'the local edit to a runtime file is kept');
+  t.match(
+    readFileSync(join(dir, 'src', 'daemon', 'logger.ts'), 'utf8'),
+    /\/\/ my local note\n$/,
+    'the local edit to a runtime file is kept',
+  );
   const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
   t.equal(pkg.dependencies.ms, '2.1.3', 'the added dependency is kept');
   t.equal(pkg.scripts.mine, 'echo mine', 'the added script is kept');
@@ -94,27 +131,38 @@ t.test('the runtime change comes in; the server, the dependency and the local ed
   git(dir, 'commit', '-qm', 'update');
   const again = await run([process.execPath, versions.v2Generator, '--update', dir, '--no-install']);
   t.equal(again.code, 0, again.err);
-  t.equal(again.stdout, `acmed is at create-forkd-app ${versions.v2Version} already: nothing to update\n`, 'a second update finds nothing to do');
+  t.equal(
+    again.stdout,
+    `acmed is at create-forkd-app ${versions.v2Version} already: nothing to update\n`,
+    'a second update finds nothing to do',
+  );
 });
 
-t.test('a conflicting local edit: markers, exit 1, the rest of the update in, the user’s paths untouched', async (t) => {
-  const dir = await project(t, (d) => {
-    usersWork(d);
-    const file = join(d, changedRuntimeFile);
-    const [first, ...rest] = readFileSync(file, 'utf8').split('\n');
-    writeFileSync(file, [`${first} /* mine */`, ...rest].join('\n'));
-  });
-  const server = readFileSync(join(dir, 'src', 'server', 'index.ts'), 'utf8');
-  const r = await run(updateArgs(dir));
-  t.equal(r.code, 1, 'exit 1: conflicts to resolve');
-  t.match(r.stdout, `  conflict ${changedRuntimeFile} (1 conflict(s) marked in it)\n`);
-  t.match(r.err, /1 conflict\(s\): resolve the <<<<<<< markers/);
-  const text = readFileSync(join(dir, changedRuntimeFile), 'utf8');
-  t.match(text, /^<<<<<<< yours\n.* \/\* mine \*\/\n=======\n/m, 'standard conflict markers, the user’s side first');
-  t.match(text, new RegExp(`^>>>>>>> create-forkd-app ${versions.v2Version.replace(/\./g, '\\.')}$`, 'm'));
-  t.equal(readFileSync(join(dir, 'src', 'server', 'index.ts'), 'utf8'), server, 'the server untouched');
-  t.equal(JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')).dependencies.ms, '2.1.3', 'the dependency kept');
-});
+t.test(
+  'a conflicting local edit: markers, exit 1, the rest of the update in, the user’s paths untouched',
+  async (t) => {
+    const dir = await project(t, (d) => {
+      usersWork(d);
+      const file = join(d, changedRuntimeFile);
+      const [first, ...rest] = readFileSync(file, 'utf8').split('\n');
+      writeFileSync(file, [`${first} /* mine */`, ...rest].join('\n'));
+    });
+    const server = readFileSync(join(dir, 'src', 'server', 'index.ts'), 'utf8');
+    const r = await run(updateArgs(dir));
+    t.equal(r.code, 1, 'exit 1: conflicts to resolve');
+    t.match(r.stdout, `  conflict ${changedRuntimeFile} (1 conflict(s) marked in it)\n`);
+    t.match(r.err, /1 conflict\(s\): resolve the <<<<<<< markers/);
+    const text = readFileSync(join(dir, changedRuntimeFile), 'utf8');
+    t.match(text, /^<<<<<<< yours\n.* \/\* mine \*\/\n=======\n/m, 'standard conflict markers, the user’s side first');
+    t.match(text, new RegExp(`^>>>>>>> create-forkd-app ${versions.v2Version.replace(/\./g, '\\.')}$`, 'm'));
+    t.equal(readFileSync(join(dir, 'src', 'server', 'index.ts'), 'utf8'), server, 'the server untouched');
+    t.equal(
+      JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')).dependencies.ms,
+      '2.1.3',
+      'the dependency kept',
+    );
+  },
+);
 
 t.test('refused: uncommitted changes, a directory that is not a project, flags that do not go together', async (t) => {
   const dir = await project(t, () => {});
@@ -122,7 +170,10 @@ t.test('refused: uncommitted changes, a directory that is not a project, flags t
   const before = snapshot(dir);
   const dirty = await run(updateArgs(dir));
   t.equal(dirty.code, 73);
-  t.match(dirty.err, /^create-forkd-app: \S+ has uncommitted changes \(src\/server\/index\.ts\); commit or stash them first, or pass --force\n$/);
+  t.match(
+    dirty.err,
+    /^create-forkd-app: \S+ has uncommitted changes \(src\/server\/index\.ts\); commit or stash them first, or pass --force\n$/,
+  );
   t.same(snapshot(dir), before, 'nothing changed');
 
   const empty = tempDir(t);
@@ -156,11 +207,27 @@ t.test('a runtime file that is a symbolic link: a conflict, and nothing written 
 t.test('a record that is not what create-forkd-app wrote is refused, before anything runs', async (t) => {
   const marker = join(tempDir(t), 'ran');
   const cases: [string, (forkd: Record<string, unknown>) => void, RegExp][] = [
-    ['a package spec as the version', (f) => (f.generator = `file:${marker}`), /forkd\.generator in package\.json is "file:.*", not a version like 0\.2\.0/],
+    [
+      'a package spec as the version',
+      (f) => (f.generator = `file:${marker}`),
+      /forkd\.generator in package\.json is "file:.*", not a version like 0\.2\.0/,
+    ],
     ['a number as the version', (f) => (f.generator = 42), /forkd\.generator in package\.json is 42, not a version/],
-    ['userPaths as a string', (f) => (f.userPaths = 'src/server'), /forkd\.userPaths in package\.json must be a list of paths/],
-    ['a user path outside', (f) => (f.userPaths = ['../elsewhere']), /forkd\.userPaths in package\.json names \.\.\/elsewhere, not a path inside the project/],
-    ['a description Debian refuses', (f) => (f.description = 'My daemon does things.'), /forkd\.description in package\.json must not end with a full stop/],
+    [
+      'userPaths as a string',
+      (f) => (f.userPaths = 'src/server'),
+      /forkd\.userPaths in package\.json must be a list of paths/,
+    ],
+    [
+      'a user path outside',
+      (f) => (f.userPaths = ['../elsewhere']),
+      /forkd\.userPaths in package\.json names \.\.\/elsewhere, not a path inside the project/,
+    ],
+    [
+      'a description Debian refuses',
+      (f) => (f.description = 'My daemon does things.'),
+      /forkd\.description in package\.json must not end with a full stop/,
+    ],
   ];
   for (const [what, edit, message] of cases) {
     const dir = await project(t, (d) => {
@@ -192,7 +259,12 @@ t.test('--from a package of another version than the recorded one is refused', a
   const dir = await project(t, () => {});
   const r = await run([process.execPath, versions.v2Generator, '--update', dir, '--from', versions.v2, '--no-install']);
   t.equal(r.code, 64);
-  t.match(r.err, new RegExp(`--from \\S+ is create-forkd-app ${versions.v2Version.replace(/\./g, '\\.')}, but acmed records \\S+; pass the package of`));
+  t.match(
+    r.err,
+    new RegExp(
+      `--from \\S+ is create-forkd-app ${versions.v2Version.replace(/\./g, '\\.')}, but acmed records \\S+; pass the package of`,
+    ),
+  );
   t.equal(git(dir, 'status', '--porcelain'), '', 'nothing changed');
 });
 
@@ -206,5 +278,8 @@ t.test('a project that an enclosing repository ignores is refused: the update co
   rmSync(join(outer, 'packages', 'd', '.git'), { recursive: true, force: true });
   const r = await run(updateArgs(join(outer, 'packages', 'd')));
   t.equal(r.code, 73);
-  t.match(r.err, /package\.json is not tracked by git \(is the project ignored\?\), so the update could not be undone; commit the project first, or pass --force\n$/);
+  t.match(
+    r.err,
+    /package\.json is not tracked by git \(is the project ignored\?\), so the update could not be undone; commit the project first, or pass --force\n$/,
+  );
 });

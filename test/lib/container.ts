@@ -13,12 +13,24 @@
 // stop() powers the container off, kills what is left, removes its cgroups, nspawn's propagation
 // directory and the run directory: nothing stays behind, also when the test failed. A run whose
 // test process died (SIGKILL skips teardowns) is reaped by the next boot().
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, openSync, closeSync, readdirSync, readFileSync, rmSync, rmdirSync, statfsSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmdirSync,
+  rmSync,
+  statfsSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { alive, run, type Ran } from './proc';
+import { alive, type Ran, run } from './proc';
 
 /** The suites the package tests boot, with the systemd version each ships. */
 export const suites = { bookworm: 252, trixie: 257 } as const;
@@ -30,17 +42,41 @@ export type Suite = keyof typeof suites;
  * .rpm's scriptlets.
  */
 export const packages = [
-  'systemd', 'systemd-sysv', 'dbus', 'adduser', 'init-system-helpers', 'sysvinit-utils', 'procps', 'psmisc',
-  'curl', 'iproute2', 'libstdc++6', 'libgcc-s1', 'rpm',
+  'systemd',
+  'systemd-sysv',
+  'dbus',
+  'adduser',
+  'init-system-helpers',
+  'sysvinit-utils',
+  'procps',
+  'psmisc',
+  'curl',
+  'iproute2',
+  'libstdc++6',
+  'libgcc-s1',
+  'rpm',
 ];
 
 export const cacheDir = process.env.FORKD_TEST_CACHE ?? '/var/cache/forkd-test';
 
 /** Host programs the harness needs, with the Debian package of each. */
-export const hostTools: [string, string][] = [['systemd-nspawn', 'systemd-container'], ['mmdebstrap', 'mmdebstrap'], ['nsenter', 'util-linux'], ['flock', 'util-linux']];
+export const hostTools: [string, string][] = [
+  ['systemd-nspawn', 'systemd-container'],
+  ['mmdebstrap', 'mmdebstrap'],
+  ['nsenter', 'util-linux'],
+  ['flock', 'util-linux'],
+];
 
 const innerPath = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
-const innerEnv = [`PATH=${innerPath}`, 'HOME=/root', 'LANG=C.UTF-8', 'TERM=dumb', 'SYSTEMD_PAGER=', 'SYSTEMD_COLORS=0', 'DEBIAN_FRONTEND=noninteractive'];
+const innerEnv = [
+  `PATH=${innerPath}`,
+  'HOME=/root',
+  'LANG=C.UTF-8',
+  'TERM=dumb',
+  'SYSTEMD_PAGER=',
+  'SYSTEMD_COLORS=0',
+  'DEBIAN_FRONTEND=noninteractive',
+];
 
 /** The first ".../debian" URI among this host's apt sources (deb822 or one-line), or FORKD_TEST_MIRROR. */
 export function hostMirror(): string | undefined {
@@ -55,7 +91,8 @@ export function hostMirror(): string | undefined {
   };
   const dir = '/etc/apt/sources.list.d';
   const files = existsSync(dir) ? readdirSync(dir).map((f) => join(dir, f)) : [];
-  for (const f of files.filter((f) => f.endsWith('.sources'))) for (const m of read(f).matchAll(/^URIs:\s*(.+)$/gm)) uris.push(...m[1].trim().split(/\s+/));
+  for (const f of files.filter((f) => f.endsWith('.sources')))
+    for (const m of read(f).matchAll(/^URIs:\s*(.+)$/gm)) uris.push(...m[1].trim().split(/\s+/));
   for (const f of ['/etc/apt/sources.list', ...files.filter((f) => f.endsWith('.list'))])
     for (const m of read(f).matchAll(/^deb\s+(?:\[[^\]]*\]\s+)?(\S+)/gm)) uris.push(m[1]);
   return uris.find((u) => /\/debian\/?$/.test(u));
@@ -65,7 +102,8 @@ export function hostMirror(): string | undefined {
 export function unavailable(): string | undefined {
   if (process.getuid!() !== 0) return 'boots containers: needs root';
   const missing = hostTools.filter(([cmd]) => !innerPath.split(':').some((d) => existsSync(join(d, cmd))));
-  if (missing.length) return `missing ${missing.map(([c]) => c).join(', ')}: apt-get install ${[...new Set(missing.map(([, p]) => p))].join(' ')}`;
+  if (missing.length)
+    return `missing ${missing.map(([c]) => c).join(', ')}: apt-get install ${[...new Set(missing.map(([, p]) => p))].join(' ')}`;
   return undefined;
 }
 
@@ -74,7 +112,10 @@ export function unavailable(): string | undefined {
  * call from concurrent test runs: one builds while the others wait on its lock.
  */
 export async function rootfs(suite: Suite): Promise<string> {
-  const key = createHash('sha256').update(`${suite}\n${packages.join(',')}\nminbase\n`).digest('hex').slice(0, 12);
+  const key = createHash('sha256')
+    .update(`${suite}\n${packages.join(',')}\nminbase\n`)
+    .digest('hex')
+    .slice(0, 12);
   const base = join(cacheDir, `rootfs-${suite}-${key}`);
   if (existsSync(`${base}.ok`)) return base;
   const mirror = hostMirror();
@@ -96,8 +137,13 @@ tar -C "$base.part" -xf "$base.tar"
 : >"$base.part/etc/machine-id"   # empty: each boot gets a fresh transient id
 mv "$base.part" "$base"
 touch "$base.ok"`;
-  const r = await run(['flock', `${base}.lock`, 'sh', '-c', build, 'sh', base, suite, mirror, packages.join(',')], { timeoutMs: 15 * 60_000 });
-  if (r.code !== 0) throw new Error(`cannot build the ${suite} root file system with mmdebstrap from ${mirror} (see ${base}.log): ${r.err.trim()}`);
+  const r = await run(['flock', `${base}.lock`, 'sh', '-c', build, 'sh', base, suite, mirror, packages.join(',')], {
+    timeoutMs: 15 * 60_000,
+  });
+  if (r.code !== 0)
+    throw new Error(
+      `cannot build the ${suite} root file system with mmdebstrap from ${mirror} (see ${base}.log): ${r.err.trim()}`,
+    );
   return base;
 }
 
@@ -112,7 +158,9 @@ function cgroupRoots(): string[] {
     }
   };
   if (fsType('/sys/fs/cgroup') === cgroup2) return ['/sys/fs/cgroup'];
-  return ['/sys/fs/cgroup/systemd', '/sys/fs/cgroup/unified'].filter((p) => p.endsWith('systemd') ? existsSync(p) : fsType(p) === cgroup2);
+  return ['/sys/fs/cgroup/systemd', '/sys/fs/cgroup/unified'].filter((p) =>
+    p.endsWith('systemd') ? existsSync(p) : fsType(p) === cgroup2,
+  );
 }
 
 function removeTree(dir: string): void {
@@ -129,7 +177,9 @@ const runPrefix = 'forkd-container-';
 
 /** Containers not yet stopped; killed at exit if a teardown never ran. */
 const live = new Set<Container>();
-process.once('exit', () => live.forEach((c) => c.stopNow()));
+process.once('exit', () => {
+  for (const c of live) c.stopNow();
+});
 
 export interface ExecOptions {
   timeoutMs?: number;
@@ -176,9 +226,26 @@ export class Container {
     // several containers may share the read-only lower tree.
     c.nspawn = spawn(
       'sh',
-      ['-c', 'for cg in $FORKD_CGROUPS; do echo $$ >"$cg/cgroup.procs"; done; exec "$@"', 'sh',
-        'env', 'SYSTEMD_NSPAWN_LOCK=0', 'systemd-nspawn', '--quiet', '-D', tree, '--volatile=overlay', '-M', name, '-b',
-        '--register=no', '--keep-unit', '--private-network', '--console=passive', ...binds],
+      [
+        '-c',
+        'for cg in $FORKD_CGROUPS; do echo $$ >"$cg/cgroup.procs"; done; exec "$@"',
+        'sh',
+        'env',
+        'SYSTEMD_NSPAWN_LOCK=0',
+        'systemd-nspawn',
+        '--quiet',
+        '-D',
+        tree,
+        '--volatile=overlay',
+        '-M',
+        name,
+        '-b',
+        '--register=no',
+        '--keep-unit',
+        '--private-network',
+        '--console=passive',
+        ...binds,
+      ],
       { stdio: ['ignore', log, log], env: { PATH: innerPath, FORKD_CGROUPS: cgroups.join(' ') } },
     );
     closeSync(log);
@@ -198,14 +265,18 @@ export class Container {
       if (Date.now() > deadline) throw new Error(`the ${suite} container did not boot in time:\n${nspawnLog()}`);
       await new Promise((r) => setTimeout(r, 100));
     }
-    const state = await c.run(['systemctl', 'is-system-running', '--wait'], { timeoutMs: Math.max(deadline - Date.now(), 5000) });
+    const state = await c.run(['systemctl', 'is-system-running', '--wait'], {
+      timeoutMs: Math.max(deadline - Date.now(), 5000),
+    });
     if (!/^(running|degraded)/.test(state.stdout)) {
       const failed = await c.run(['systemctl', '--failed', '--no-pager', '--plain']);
       throw new Error(`the ${suite} container is "${state.stdout.trim() || 'not up'}":\n${failed.stdout}`);
     }
     if (opts.noexec !== false) {
       // /run as Debian's initramfs mounts it; /tmp as a hardened host does (a tmpfs if it is none).
-      await c.sh('mount -o remount,noexec /run\nif mountpoint -q /tmp; then mount -o remount,noexec /tmp; else mount -t tmpfs -o mode=1777,nosuid,nodev,noexec tmpfs /tmp; fi');
+      await c.sh(
+        'mount -o remount,noexec /run\nif mountpoint -q /tmp; then mount -o remount,noexec /tmp; else mount -t tmpfs -o mode=1777,nosuid,nodev,noexec tmpfs /tmp; fi',
+      );
     }
     return c;
   }
@@ -213,13 +284,18 @@ export class Container {
   /** Runs argv in the container (all its namespaces, a clean root environment). */
   run(argv: string[], opts: ExecOptions = {}): Promise<Ran> {
     const env = Object.entries(opts.env ?? {}).map(([k, v]) => `${k}=${v}`);
-    return run(['nsenter', '-t', String(this.init), '-a', 'env', '-i', ...innerEnv, ...env, ...argv], { timeoutMs: opts.timeoutMs ?? 120_000 });
+    return run(['nsenter', '-t', String(this.init), '-a', 'env', '-i', ...innerEnv, ...env, ...argv], {
+      timeoutMs: opts.timeoutMs ?? 120_000,
+    });
   }
 
   /** Runs a bash script (with -e) in the container; throws with its output unless it exits 0. */
   async sh(script: string, opts: ExecOptions = {}): Promise<string> {
     const r = await this.try(script, opts);
-    if (r.code !== 0) throw new Error(`in the ${this.suite} container, exit ${r.code ?? r.signal}: ${script.split('\n')[0]}...\n${r.stdout}${r.err}`);
+    if (r.code !== 0)
+      throw new Error(
+        `in the ${this.suite} container, exit ${r.code ?? r.signal}: ${script.split('\n')[0]}...\n${r.stdout}${r.err}`,
+      );
     return r.stdout;
   }
 
@@ -275,7 +351,8 @@ function cgroupPids(dir: string): number[] {
   const pids: number[] = [];
   try {
     pids.push(...readFileSync(join(dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number));
-    for (const e of readdirSync(dir, { withFileTypes: true })) if (e.isDirectory()) pids.push(...cgroupPids(join(dir, e.name)));
+    for (const e of readdirSync(dir, { withFileTypes: true }))
+      if (e.isDirectory()) pids.push(...cgroupPids(join(dir, e.name)));
   } catch {
     // removed meanwhile
   }
@@ -304,8 +381,12 @@ function reapStale(): void {
     try {
       const owner = Number(readFileSync(join(dir, 'owner.pid'), 'utf8'));
       if (alive(owner)) continue;
-      const { name, cgroups } = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as { name: string; cgroups: string[] };
-      for (const f of ['init.pid', 'nspawn.pid']) if (existsSync(join(dir, f))) killPid(Number(readFileSync(join(dir, f), 'utf8')));
+      const { name, cgroups } = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as {
+        name: string;
+        cgroups: string[];
+      };
+      for (const f of ['init.pid', 'nspawn.pid'])
+        if (existsSync(join(dir, f))) killPid(Number(readFileSync(join(dir, f), 'utf8')));
       cleanUp(dir, name, cgroups);
     } catch {
       // half-written by a run that is starting now, or already reaped

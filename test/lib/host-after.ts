@@ -1,6 +1,6 @@
 // tap's "after" script: fails the run if the tests changed the host (see host-state.ts).
 import { readFileSync, rmSync } from 'node:fs';
-import { changes, hostState, snapshotFile, type HostState } from './host-state';
+import { changes, type HostState, hostState, snapshotFile } from './host-state';
 
 const file = snapshotFile();
 let before: HostState;

@@ -7,7 +7,9 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { listenerPids, root } from './proc';
 
-const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { forkd: { name: string; user: string; listen: string } };
+const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
+  forkd: { name: string; user: string; listen: string };
+};
 
 export interface HostState {
   [what: string]: string;
@@ -23,7 +25,11 @@ function getent(db: string, key: string): string {
 
 function dpkgStatus(name: string): string {
   try {
-    return execFileSync('dpkg-query', ['-W', '-f', '${Status} ${Version}', name], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query's own format fields
+    return execFileSync('dpkg-query', ['-W', '-f', '${Status} ${Version}', name], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
   } catch {
     return 'absent';
   }
@@ -40,10 +46,23 @@ export function hostState(opts: { prefix?: string; port?: number } = {}): HostSt
     [`dpkg ${name}`]: opts.prefix ? 'absent' : dpkgStatus(name),
     [`listening on port ${port}`]: listenerPids(port).length ? 'yes' : 'no',
   };
-  for (const path of [`/etc/${name}`, `/etc/default/${name}`, `/etc/init.d/${name}`, `/etc/logrotate.d/${name}`, `/etc/rc2.d/S01${name}`,
-    `/lib/systemd/system/${name}.service`, `/lib/systemd/system/${name}.socket`, `/usr/lib/systemd/system/${name}.service`,
-    `/usr/lib/systemd/system/${name}.socket`, `/etc/systemd/system/multi-user.target.wants/${name}.service`,
-    `/usr/sbin/${name}`, `/usr/lib/${name}`, `/var/lib/${name}`, `/var/log/${name}`, `/run/${name}`])
+  for (const path of [
+    `/etc/${name}`,
+    `/etc/default/${name}`,
+    `/etc/init.d/${name}`,
+    `/etc/logrotate.d/${name}`,
+    `/etc/rc2.d/S01${name}`,
+    `/lib/systemd/system/${name}.service`,
+    `/lib/systemd/system/${name}.socket`,
+    `/usr/lib/systemd/system/${name}.service`,
+    `/usr/lib/systemd/system/${name}.socket`,
+    `/etc/systemd/system/multi-user.target.wants/${name}.service`,
+    `/usr/sbin/${name}`,
+    `/usr/lib/${name}`,
+    `/var/lib/${name}`,
+    `/var/log/${name}`,
+    `/run/${name}`,
+  ])
     state[path] = existsSync(prefix + path) ? 'present' : 'absent';
   return state;
 }

@@ -4,7 +4,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { root } from './proc';
 
-const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string; forkd: { name: string } };
+const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
+  version: string;
+  forkd: { name: string };
+};
 
 /** The daemon's name: its executable, messages' prefix, package name. */
 export const name = pkg.forkd.name;

@@ -22,21 +22,32 @@ export interface Built {
 }
 
 function files(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? files(join(dir, e.name)) : [join(dir, e.name)]));
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? files(join(dir, e.name)) : [join(dir, e.name)],
+  );
 }
 
 /** A hash of the inputs: the executable, the addon, the CLI tables (man page), package.json, scripts/. */
 function inputsKey(): string {
   const name = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { forkd: { name: string } }).forkd.name;
   const h = createHash('sha256').update(epoch);
-  for (const f of [join(root, 'out', name), join(root, 'build', 'Release', 'forkd.node'), join(root, 'dist', 'cli.js'), join(root, 'package.json'), ...files(join(root, 'scripts')).sort()])
+  for (const f of [
+    join(root, 'out', name),
+    join(root, 'build', 'Release', 'forkd.node'),
+    join(root, 'dist', 'cli.js'),
+    join(root, 'package.json'),
+    ...files(join(root, 'scripts')).sort(),
+  ])
     h.update(f).update(readFileSync(f));
   return h.digest('hex').slice(0, 16);
 }
 
 /** Runs scripts/SCRIPT --out dir ...args with SOURCE_DATE_EPOCH; returns the paths it printed. */
 export async function buildWith(script: string, dir: string, args: string[] = []): Promise<string[]> {
-  const r = await run([process.execPath, join(root, 'scripts', script), '--out', dir, ...args], { env: { SOURCE_DATE_EPOCH: epoch }, timeoutMs: 900_000 });
+  const r = await run([process.execPath, join(root, 'scripts', script), '--out', dir, ...args], {
+    env: { SOURCE_DATE_EPOCH: epoch },
+    timeoutMs: 900_000,
+  });
   if (r.code !== 0) throw new Error(`${script} ${args.join(' ')}: ${r.err}`);
   return r.stdout.trim().split('\n');
 }
@@ -49,9 +60,21 @@ export async function packages(t: { teardown(fn: () => void): void }): Promise<B
     mkdirSync(base, { recursive: true, mode: 0o755 });
     dir = join(base, inputsKey());
     if (!existsSync(dir)) {
-      const r = await run(['flock', `${dir}.lock`, 'sh', '-ec', `[ -d "$1" ] && exit 0; rm -rf "$1.part"; mkdir "$1.part"
-        SOURCE_DATE_EPOCH=${epoch} "$2" "$3" --out "$1.part" >/dev/null; mv "$1.part" "$1"`, 'sh', dir, process.execPath, join(root, 'scripts', 'package.js')],
-      { timeoutMs: 900_000 });
+      const r = await run(
+        [
+          'flock',
+          `${dir}.lock`,
+          'sh',
+          '-ec',
+          `[ -d "$1" ] && exit 0; rm -rf "$1.part"; mkdir "$1.part"
+        SOURCE_DATE_EPOCH=${epoch} "$2" "$3" --out "$1.part" >/dev/null; mv "$1.part" "$1"`,
+          'sh',
+          dir,
+          process.execPath,
+          join(root, 'scripts', 'package.js'),
+        ],
+        { timeoutMs: 900_000 },
+      );
       if (r.code !== 0) throw new Error(`scripts/package.js: ${r.err}`);
       prune(base);
     }

@@ -1,5 +1,5 @@
 // Test helpers: start real processes, read what /proc says about them, clean up after them.
-import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
+import { type ChildProcess, type StdioOptions, spawn } from 'node:child_process';
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -203,9 +203,7 @@ export function get(port: number, path = '/', agent?: import('node:http').Agent,
       const localPort = res.socket.localPort ?? 0;
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () =>
-        done({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString(), localPort }),
-      );
+      res.on('end', () => done({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString(), localPort }));
     });
     req.on('error', fail);
     req.setTimeout(10_000, () => req.destroy(new Error('request timed out')));

@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, relative } from 'node:path';
-import { root, run, type RunOptions } from '../../lib/proc';
+import { type RunOptions, root, run } from '../../lib/proc';
 
 export const generator = join(root, 'dist', 'create', 'index.js');
 export const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string; files: string[] };
@@ -74,11 +74,22 @@ export async function twoVersions(dir: string): Promise<Versions> {
   // A first line of its own: a project's edit of the old first line is then a conflict.
   const changed = join(pkgDir, changedRuntimeFile);
   writeFileSync(changed, `${v2Marker(v2Version)}\n${readFileSync(changed, 'utf8')}`);
-  writeFileSync(join(pkgDir, 'test', 'added-in-v2.ts'), "import t from 'tap';\nt.pass('a runtime test that v2 adds');\n");
-  const v2Packed = await run(['npm', 'pack', '--ignore-scripts', '--json', '--pack-destination', dir], { cwd: pkgDir, timeoutMs: 180_000 });
+  writeFileSync(
+    join(pkgDir, 'test', 'added-in-v2.ts'),
+    "import t from 'tap';\nt.pass('a runtime test that v2 adds');\n",
+  );
+  const v2Packed = await run(['npm', 'pack', '--ignore-scripts', '--json', '--pack-destination', dir], {
+    cwd: pkgDir,
+    timeoutMs: 180_000,
+  });
   if (v2Packed.code !== 0) throw new Error(`npm pack of v2: ${v2Packed.err}`);
   symlinkSync(join(root, 'node_modules'), join(pkgDir, 'node_modules'));
-  return { v1, v2: join(dir, (JSON.parse(v2Packed.stdout) as { filename: string }[])[0].filename), v2Version, v2Generator: join(pkgDir, 'dist', 'create', 'index.js') };
+  return {
+    v1,
+    v2: join(dir, (JSON.parse(v2Packed.stdout) as { filename: string }[])[0].filename),
+    v2Version,
+    v2Generator: join(pkgDir, 'dist', 'create', 'index.js'),
+  };
 }
 
 /** Removes the npx cache entry that `npm exec --package=<tarball>` made for this one tarball. */
@@ -86,6 +97,7 @@ export function forgetNpx(tarball: string): void {
   const npx = join(homedir(), '.npm', '_npx');
   for (const entry of existsSync(npx) ? readdirSync(npx) : []) {
     const manifest = join(npx, entry, 'package.json');
-    if (existsSync(manifest) && readFileSync(manifest, 'utf8').includes(tarball)) rmSync(join(npx, entry), { recursive: true, force: true });
+    if (existsSync(manifest) && readFileSync(manifest, 'utf8').includes(tarball))
+      rmSync(join(npx, entry), { recursive: true, force: true });
   }
 }
