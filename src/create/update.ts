@@ -117,14 +117,15 @@ export async function update(a: UpdateArgs): Promise<number> {
       listen: typeof forkd.listen === 'string' ? forkd.listen : self.forkd.listen,
       generator: self.version,
     };
-    const base = readTree(recreate(a.from ?? `create-forkd-app@${recorded}`, recorded, forkd, tmp));
+    const spec = a.from ?? `create-forkd-app@${recorded}`;
+    const base = readTree(recreate(spec, recorded, forkd, tmp));
     // A base from another version would make its changes look like the user's, and lose them.
     const baseVersion =
       (JSON.parse(base.get('package.json')?.toString() ?? '{}') as { forkd?: { generator?: string } }).forkd
         ?.generator ?? '0.1.0';
     if (baseVersion !== recorded)
       throw new Failure(
-        `--from ${a.from} is create-forkd-app ${baseVersion}, but ${forkd.name} records ${recorded}; pass the package of ${recorded}`,
+        `${a.from ? `--from ${a.from}` : spec} is create-forkd-app ${baseVersion}, but ${forkd.name} records ${recorded}; pass --from with the package of ${recorded}`,
         EX.USAGE,
       );
     const next = new Map(projectFiles(render(vars)).map((f) => [f.path, f]));

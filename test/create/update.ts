@@ -262,7 +262,7 @@ t.test('--from a package of another version than the recorded one is refused', a
   t.match(
     r.err,
     new RegExp(
-      `--from \\S+ is create-forkd-app ${versions.v2Version.replace(/\./g, '\\.')}, but acmed records \\S+; pass the package of`,
+      `--from \\S+ is create-forkd-app ${versions.v2Version.replace(/\./g, '\\.')}, but acmed records \\S+; pass --from with the package of`,
     ),
   );
   t.equal(git(dir, 'status', '--porcelain'), '', 'nothing changed');
