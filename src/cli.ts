@@ -57,7 +57,7 @@ export const optionSpecs: OptionSpec[] = [
 
 export const exitCodes: [number, string][] = [
   [0, 'started: the daemon is ready and serving (or: stopped cleanly)'],
-  [64, 'bad command line'],
+  [64, 'bad command line (or dist/main.js run on a Node other than the pinned one)'],
   [66, 'the --chdir directory cannot be entered'],
   [67, 'the --user or --group does not exist'],
   [69, 'service unavailable: address in use, already running, or not ready within --ready-timeout'],

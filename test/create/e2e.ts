@@ -102,8 +102,9 @@ t.test(
         const serve = steps.pop()!;
         const built = await run(['sh', '-c', steps.join(' && ')], { cwd: project, ...minutes(15) });
         ok(built, steps.join(' && '));
-        // A simple command ("node dist/main.js --foreground"): exec'd all the way down, so this pid
-        // becomes the server's, and SIGTERM reaches it rather than a shell.
+        // npm runs on the pinned Node here (npm test's PATH): no dependency's engines may complain.
+        t.notMatch(`${built.stdout}${built.err}`, /EBADENGINE/, 'no EBADENGINE warning on the pinned Node');
+        // "npm start": npm runs "exec node dist/main.js --foreground" and passes SIGTERM on to it.
         const child = spawnClean(
           ['unshare', '-n', 'sh', '-c', 'ip link set lo up && exec "$@"', 'sh', ...serve.split(' ')],
           { cwd: project, stdio: 'ignore' },

@@ -239,7 +239,7 @@ t.test('the project: this package minus the generator, with the identity in pack
   const target = join(dir, 'acme');
   t.match(
     r.stdout,
-    /Wrote acmed into acme\. Next:\n\n {2}cd acme\n {2}npm install\n {2}npm run build .*\n {2}node dist\/main\.js --foreground .*\n {2}npm test\n {2}npm run package /,
+    /Wrote acmed into acme\. Next:\n\n {2}cd acme\n {2}npm install\n {2}npm run build .*\n {2}npm start .*\n {2}npm test\n {2}npm run package /,
   );
 
   // The files: what this package ships, less the generator, plus template/'s three.
