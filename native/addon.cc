@@ -13,6 +13,7 @@
 #include "privileges.h"
 #include "safe_open.h"
 #include "sd_notify.h"
+#include "syslog_relay.h"
 
 namespace {
 
@@ -130,6 +131,19 @@ Napi::Value Notify(const Napi::CallbackInfo &info) {
   return info.Env().Undefined();
 }
 
+// syslogRelay(ident, socketPath) -> { out, err }: the write ends of a relay to syslog.
+Napi::Value SyslogRelay(const Napi::CallbackInfo &info) {
+  std::string ident = StringArg(info, 0, "ident");
+  std::string path = StringArg(info, 1, "socketPath");
+  int out_fd, err_fd;
+  if (syslog_relay_start(ident.c_str(), path.c_str(), &out_fd, &err_fd) < 0)
+    throw SystemError(info.Env(), errno, "syslog relay");
+  Napi::Object fds = Napi::Object::New(info.Env());
+  fds.Set("out", Napi::Number::New(info.Env(), out_fd));
+  fds.Set("err", Napi::Number::New(info.Env(), err_fd));
+  return fds;
+}
+
 Napi::Value MonotonicUsec(const Napi::CallbackInfo &info) {
   return Napi::BigInt::New(info.Env(), static_cast<uint64_t>(sd_notify_monotonic_usec()));
 }
@@ -195,6 +209,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("dropPrivileges", Napi::Function::New(env, DropPrivileges));
   exports.Set("setCloexec", Napi::Function::New(env, SetCloexec));
   exports.Set("setProcessName", Napi::Function::New(env, SetProcessName));
+  exports.Set("syslogRelay", Napi::Function::New(env, SyslogRelay));
   exports.Set("monotonicUsec", Napi::Function::New(env, MonotonicUsec));
   exports.Set("readyMarker", Napi::String::New(env, FORK_PARENT_MARKER));
   return exports;

@@ -29,8 +29,9 @@ export const optionSpecs: OptionSpec[] = [
   },
   {
     name: 'log',
-    value: 'FILE',
-    help: () => 'where stdout and stderr go once ready (default: /dev/null; with --foreground, they stay)',
+    value: 'TARGET',
+    help: () =>
+      'where stdout and stderr go once ready: FILE, syslog (/dev/log) or none (default: syslog if /dev/log answers, else none with a warning; with --foreground, they stay)',
   },
   { name: 'chdir', value: 'DIR', help: () => 'working directory of the daemon (default: /)' },
   {
@@ -60,7 +61,10 @@ export const exitCodes: [number, string][] = [
   [64, 'bad command line (or dist/main.js run on a Node other than the pinned one)'],
   [66, 'the --chdir directory cannot be entered'],
   [67, 'the --user or --group does not exist'],
-  [69, 'service unavailable: address in use, already running, or not ready within --ready-timeout'],
+  [
+    69,
+    'service unavailable: address in use, already running, not ready within --ready-timeout, or --log syslog and no syslog',
+  ],
   [70, 'the daemon crashed during start-up (killed by a signal), or an internal error'],
   [71, 'the system refused a pipe, a fork or the re-exec, or the native addon cannot be loaded'],
   [73, 'the pid file or log file cannot be created, or is a link, a directory or not a regular file'],
@@ -174,7 +178,7 @@ export function parseCommandLine(argv: string[], id: Identity): CommandLine {
       configGiven: config !== undefined,
       pidFile: absolute(id, 'pidfile', str('pidfile')) ?? (foreground ? undefined : id.pidfile),
       listen,
-      logFile: absolute(id, 'log', str('log')),
+      logFile: logTarget(id, str('log')),
       chdir: absolute(id, 'chdir', str('chdir')) ?? '/',
       readyTimeoutMs: seconds(id, str('ready-timeout')),
       user: str('user'),
@@ -192,6 +196,11 @@ function absolute(id: Identity, option: string, value: string | undefined): stri
   if (value === undefined) return undefined;
   if (value === '') throw usage(id, `--${option} needs a non-empty value`);
   return resolve(value);
+}
+
+/** --log: the keywords syslog and none, or a path (./syslog for a file of that name). */
+function logTarget(id: Identity, value: string | undefined): string | undefined {
+  return value === 'syslog' || value === 'none' ? value : absolute(id, 'log', value);
 }
 
 /** Decimal seconds: 0 (no limit), or 0.1 to 86400; no hex, exponent or sign. */

@@ -2,7 +2,7 @@
 import { closeSync, openSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { DaemonError, EX, reason, refusal } from './exit-codes';
-import { Logger } from './logger';
+import { Logger, type LogStyle } from './logger';
 import { type ForkParentResult, native } from './native';
 import { PidFile } from './pidfile';
 import { type ListenFd, ServiceManager, stderrIsJournal } from './service-manager';
@@ -23,7 +23,12 @@ export interface DaemonOptions {
    * given, such as the unit's UMask=, is kept unless this is set.
    */
   umask?: number;
-  /** Absolute path of the log file once ready; default /dev/null (stderr with --foreground). */
+  /**
+   * Where stdout and stderr go once ready, when forked: an absolute path (a log file), "syslog"
+   * (a relay to /dev/log, native/syslog_relay.h) or "none" (/dev/null). Default: syslog if
+   * /dev/log answers, else none with a warning on the starting terminal. With foreground,
+   * only a path applies (stderr stays otherwise).
+   */
   logFile?: string;
   /** Bound on a graceful stop before the daemon exits anyway. Default 10 s. */
   stopTimeoutMs?: number;
@@ -31,6 +36,14 @@ export interface DaemonOptions {
   user?: string;
   /** With user: this group instead of the user's primary group. */
   group?: string;
+}
+
+/** The local syslog socket (syslog(3)'s _PATH_LOG); journald serves it too. */
+const syslogSocket = '/dev/log';
+
+/** logFile names a file, not "syslog" or "none". */
+function isLogPath(logFile: string | undefined): logFile is string {
+  return logFile !== undefined && logFile !== 'syslog' && logFile !== 'none';
 }
 
 interface Identity {
@@ -200,10 +213,10 @@ export class Daemon {
     if (this.dropTo) this.dropPrivileges(this.dropTo);
     this.state = 'ready';
     if (this.logFd !== undefined) {
-      this.switchOutput(this.logFd);
+      this.switchOutput(this.logFd, this.logFd, 'stamped');
       this.logFd = undefined;
     } else if (this.readyFd !== undefined) {
-      this.switchOutput(openSync('/dev/null', 'w'));
+      this.switchToSyslogOrNothing();
     }
     if (this.readyFd !== undefined) {
       const fd = this.readyFd;
@@ -252,7 +265,7 @@ export class Daemon {
       );
     }
     this.dropTo = this.resolveUser();
-    if (this.opts.logFile) this.logFd = this.openLog(this.opts.logFile);
+    if (isLogPath(this.opts.logFile)) this.logFd = this.openLog(this.opts.logFile);
     if (this.opts.pidFile) this.pidFile = PidFile.acquire(this.opts.pidFile, this.opts.name);
     this.manager = ServiceManager.fromEnvironment();
   }
@@ -315,12 +328,37 @@ export class Daemon {
     }
   }
 
-  /** stdout and stderr both go to fd (the log file, or /dev/null) from now on. */
-  private switchOutput(fd: number): void {
-    native().dup2(fd, 1);
-    native().dup2(fd, 2);
-    closeSync(fd);
-    this.log.style = stderrIsJournal() ? 'journal' : this.opts.logFile ? 'stamped' : 'plain';
+  /**
+   * Forked with no log file: stdout and stderr go to syslog through a relay, so that what the
+   * daemon says after ready (a crash's stack trace included) is kept. Without a syslog daemon the
+   * person starting it is told, and the output is discarded; "--log syslog" then fails the start.
+   */
+  private switchToSyslogOrNothing(): void {
+    if (this.opts.logFile !== 'none') {
+      try {
+        const { out, err } = native().syslogRelay(this.opts.name, syslogSocket);
+        this.switchOutput(out, err, 'journal'); // the relay reads "<N>" as the line's priority
+        return;
+      } catch (e) {
+        const why = `${syslogSocket} does not answer (${reason(e)})`;
+        if (this.opts.logFile === 'syslog')
+          this.fail(
+            new DaemonError(`--log syslog: ${why}; start a syslog daemon or choose another --log`, EX.UNAVAILABLE),
+          );
+        this.log.warn(`${why}: output after ready is discarded; pass --log FILE to keep it, or --log none`);
+      }
+    }
+    const fd = openSync('/dev/null', 'w');
+    this.switchOutput(fd, fd, 'plain');
+  }
+
+  /** stdout and stderr go to out and err (a log file, the syslog relay or /dev/null) from now on. */
+  private switchOutput(out: number, err: number, style: LogStyle): void {
+    native().dup2(out, 1);
+    native().dup2(err, 2);
+    closeSync(out);
+    if (err !== out) closeSync(err);
+    this.log.style = stderrIsJournal() ? 'journal' : style;
   }
 
   private async stop(signal: NodeJS.Signals): Promise<void> {
@@ -369,9 +407,10 @@ export class Daemon {
   }
 
   private async reloadSteps(): Promise<void> {
-    if (this.opts.logFile) {
+    if (isLogPath(this.opts.logFile)) {
       try {
-        this.switchOutput(this.openLog(this.opts.logFile));
+        const fd = this.openLog(this.opts.logFile);
+        this.switchOutput(fd, fd, 'stamped');
       } catch (e) {
         this.log.error(`${reason(e)}; logging on to the old file`);
       }

@@ -39,6 +39,8 @@ export interface NativeAddon {
   openLog(path: string, uid: number, gid: number): number;
   dup2(from: number, to: number): void;
   notify(socketPath: string, state: string): void;
+  /** Starts the relay of stdout and stderr lines to syslog (native/syslog_relay.h); its pipes' write ends. */
+  syslogRelay(ident: string, socketPath: string): { out: number; err: number };
   monotonicUsec(): bigint;
   lookupUser(name: string): { uid: number; gid: number };
   lookupGroup(name: string): number;
