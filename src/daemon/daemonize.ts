@@ -1,9 +1,10 @@
 // daemonize() and the daemon's lifecycle: set-up, ready, reload, graceful stop (ARCHITECTURE.md §1).
 import { closeSync, openSync } from 'node:fs';
-import { constants as osConstants } from 'node:os';
+import { CHDIR, READY_TIMEOUT_MS, STOP_GRACE_MS, STOP_TIMEOUT_MS } from './defaults';
 import { DaemonError, EX, reason, refusal } from './exit-codes';
 import { Logger } from './logger';
-import { type ForkParentResult, native } from './native';
+import { native } from './native';
+import { runParent } from './parent';
 import { PidFile } from './pidfile';
 import { type ListenFd, ServiceManager, stderrIsJournal } from './service-manager';
 
@@ -12,11 +13,11 @@ export interface DaemonOptions {
   name: string;
   /** Do not fork: stay attached, log to stderr (systemd, containers, debugging). */
   foreground?: boolean;
-  /** How long the starting parent waits for ready() before it stops the child; 0: for ever. */
+  /** How long the starting parent waits for ready() before it stops the child; 0: for ever. Default READY_TIMEOUT_MS. */
   readyTimeoutMs?: number;
   /** Absolute path of the pid file; none if undefined. */
   pidFile?: string;
-  /** Working directory of the daemon. Default "/". */
+  /** Working directory of the daemon. Default CHDIR ("/"). */
   chdir?: string;
   /**
    * Forked (daemon(7)): default 0o022. With foreground (under a service manager) the umask
@@ -25,7 +26,7 @@ export interface DaemonOptions {
   umask?: number;
   /** Absolute path of the log file once ready; default /dev/null (stderr with --foreground). */
   logFile?: string;
-  /** Bound on a graceful stop before the daemon exits anyway. Default 10 s. */
+  /** Bound on a graceful stop before the daemon exits anyway. Default STOP_TIMEOUT_MS. */
   stopTimeoutMs?: number;
   /** Started as root: become this user once ready() is called (after binding). */
   user?: string;
@@ -42,11 +43,6 @@ interface Identity {
 type Hook = () => void | Promise<void>;
 type State = 'starting' | 'ready' | 'stopping';
 
-const signalNames = Object.fromEntries(Object.entries(osConstants.signals).map(([name, num]) => [num, name])) as Record<
-  number,
-  NodeJS.Signals
->;
-
 /**
  * Call right after parsing arguments. In the starting process it forks, re-executes this program
  * as the daemon, relays its start-up messages and exits as the daemon's start-up went: it never
@@ -56,7 +52,13 @@ export function daemonize(opts: DaemonOptions): Daemon {
   // Named as the daemon, not Node's "MainThread": for ps, pgrep -x, killall, systemctl status.
   native().setProcessName(opts.name);
   const readyFd = takeReadyChannel();
-  if (readyFd === undefined && !opts.foreground) runParent(opts);
+  if (readyFd === undefined && !opts.foreground)
+    runParent({
+      name: opts.name,
+      readyTimeoutMs: opts.readyTimeoutMs ?? READY_TIMEOUT_MS,
+      stopGraceMs: STOP_GRACE_MS,
+      pidFile: opts.pidFile,
+    });
   return new Daemon(opts, readyFd);
 }
 
@@ -75,39 +77,6 @@ function takeReadyChannel(): number | undefined {
     return undefined;
   }
   return fd;
-}
-
-function runParent(opts: DaemonOptions): never {
-  const log = new Logger(opts.name);
-  let result: ForkParentResult;
-  try {
-    result = native().forkParent(opts.name, opts.readyTimeoutMs ?? 30_000, 5_000);
-  } catch (e) {
-    const hint = /EMFILE|ENFILE/.test(String((e as { code?: string }).code))
-      ? 'raise the open-file limit (ulimit -n)'
-      : 'the system is short of processes or memory; raise the process limit (ulimit -u) or free memory';
-    log.error(`cannot start the daemon process: ${reason(e)} (${(e as { code?: string }).code}); ${hint}`);
-    process.exit(EX.OSERR);
-  }
-  if ((result.exitCode !== 0 || result.raiseSignal) && opts.pidFile && result.pid > 0)
-    removeLeftPidFile(opts.pidFile, result.pid, log);
-  if (result.raiseSignal) {
-    // Die of the same signal, so that a shell or script sees the cancellation for what it is.
-    process.kill(process.pid, signalNames[result.raiseSignal] ?? 'SIGTERM');
-  }
-  process.exit(result.exitCode);
-}
-
-/**
- * A daemon killed during start-up (SIGKILL, a crash, SIGKILL after the stop grace) cannot remove
- * its pid file; the parent, which has reaped it, removes the file if it is unlocked and names it.
- */
-function removeLeftPidFile(path: string, pid: number, log: Logger): void {
-  try {
-    if (native().pidfileRemoveStale(path, pid)) log.info(`removed ${path}, left by the daemon (pid ${pid})`);
-  } catch (e) {
-    log.warn(`cannot remove ${path}, left by the daemon (pid ${pid}): ${reason(e)}; remove it by hand`);
-  }
 }
 
 /**
@@ -242,7 +211,7 @@ export class Daemon {
   private setUp(): void {
     if (this.opts.umask !== undefined) process.umask(this.opts.umask);
     else if (!this.foreground) process.umask(0o022); // forked: daemon(7)'s reset
-    const dir = this.opts.chdir ?? '/';
+    const dir = this.opts.chdir ?? CHDIR;
     try {
       process.chdir(dir);
     } catch (e) {
@@ -329,7 +298,7 @@ export class Daemon {
     this.state = 'stopping';
     this.manager?.stopping();
     this.log.info(wasReady ? `stopping (${signal})` : `start-up cancelled (${signal})`);
-    const bound = this.opts.stopTimeoutMs ?? 10_000;
+    const bound = this.opts.stopTimeoutMs ?? STOP_TIMEOUT_MS;
     const timer = setTimeout(() => {
       this.log.warn(`graceful stop took longer than ${bound / 1000} s; exiting anyway`);
       this.exit(EX.OK);
