@@ -154,8 +154,10 @@ function gz(s) {
 }
 
 /**
- * Writes the described files under dir, units in unitDir, every mtime at the epoch (for
- * reproducible archives). Returns the relative paths of the files, sorted.
+ * Writes the described files under dir (units under unitDir, such as /lib/systemd/system), and
+ * sets the mtime of every file and directory there to the epoch (for reproducible archives).
+ * Returns the described files with their installed paths (absolute: the unit's under unitDir),
+ * sorted by path.
  */
 function stageTree(desc, dir, unitDir) {
   const { mkdirSync, writeFileSync, chmodSync, utimesSync, readdirSync } = require('node:fs');
@@ -224,4 +226,4 @@ function run(main) {
   }
 }
 
-module.exports = { describe, stageTree, inStage, tool, run, root, optsVar };
+module.exports = { describe, stageTree, inStage, tool, run, optsVar };

@@ -34,7 +34,8 @@ export interface DaemonOptions {
   group?: string;
 }
 
-interface Identity {
+/** The user and group ready() switches to (--user, --group): not src/identity.ts's Identity. */
+interface RunAs {
   user: string;
   uid: number;
   gid: number;
@@ -62,19 +63,27 @@ export function daemonize(opts: DaemonOptions): Daemon {
   return new Daemon(opts, readyFd);
 }
 
-/** The ready channel's fd if this process is the re-executed daemon; the marker is not inherited. */
+/**
+ * The ready channel's fd if this process is the re-executed daemon; the marker is not inherited.
+ * A marker that names this process but no usable channel ends the start: carrying on would fork
+ * a second time, and the waiting parent would never hear "ready".
+ */
 function takeReadyChannel(): number | undefined {
-  const marker = process.env[native().readyMarker];
+  const name = native().readyMarker;
+  const marker = process.env[name];
   if (marker === undefined) return undefined;
-  delete process.env[native().readyMarker];
+  delete process.env[name];
   const m = /^(\d+):(\d+)$/.exec(marker);
   // A marker naming another pid was inherited from some other daemon: not ours.
   if (!m || Number(m[1]) !== process.pid) return undefined;
   const fd = Number(m[2]);
   try {
     native().claimReadyChannel(fd);
-  } catch {
-    return undefined;
+  } catch (e) {
+    throw new DaemonError(
+      `${name}=${marker} names this process, but fd ${fd} is not its ready channel (${reason(e)}); do not set ${name} yourself`,
+      EX.SOFTWARE,
+    );
   }
   return fd;
 }
@@ -102,7 +111,7 @@ export class Daemon {
   private readonly reloadHooks: Hook[] = [];
   private reloading: Promise<void> | undefined;
   private manager: ServiceManager | undefined;
-  private dropTo: Identity | undefined;
+  private dropTo: RunAs | undefined;
 
   constructor(
     private readonly opts: DaemonOptions,
@@ -120,18 +129,13 @@ export class Daemon {
     process.on('uncaughtException', (e) => this.crash(e));
   }
 
-  /** True in the process that serves once the start-up finished. */
-  get isReady(): boolean {
-    return this.state === 'ready';
-  }
-
   /** Sockets passed by socket activation (LISTEN_FDS): serve on these instead of binding. */
   get listenFds(): ListenFd[] {
     return this.manager?.listenFds ?? [];
   }
 
   /** A one-line status for the service manager (systemctl status); a no-op without one. */
-  status(text: string): void {
+  setStatus(text: string): void {
     this.manager?.notify(`STATUS=${text}`);
   }
 
@@ -223,11 +227,13 @@ export class Daemon {
     this.dropTo = this.resolveUser();
     if (this.opts.logFile) this.logFd = this.openLog(this.opts.logFile);
     if (this.opts.pidFile) this.pidFile = PidFile.acquire(this.opts.pidFile, this.opts.name);
-    this.manager = ServiceManager.fromEnvironment();
+    this.manager = ServiceManager.fromEnvironment(process.env, (e, socket) =>
+      this.log.warn(`cannot notify the service manager at ${socket}: ${reason(e)}; carrying on`),
+    );
   }
 
   /** Checks --user/--group before anything is done, so a typo fails the start at once. */
-  private resolveUser(): Identity | undefined {
+  private resolveUser(): RunAs | undefined {
     const { user, group } = this.opts;
     if (!user) return undefined;
     let ids: { uid: number; gid: number };
@@ -257,7 +263,7 @@ export class Daemon {
     return { user, uid: ids.uid, gid };
   }
 
-  private dropPrivileges(to: Identity): void {
+  private dropPrivileges(to: RunAs): void {
     try {
       native().dropPrivileges(to.user, to.uid, to.gid);
     } catch (e) {
