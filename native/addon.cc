@@ -5,7 +5,9 @@
 #include <cstring>
 #include <string>
 #include <fcntl.h>
+#include <csignal>
 #include <sys/prctl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "fork_parent.h"
@@ -37,20 +39,77 @@ std::string StringArg(const Napi::CallbackInfo &info, size_t i, const char *what
   return info[i].As<Napi::String>().Utf8Value();
 }
 
-// forkParent(name, readyTimeoutMs, stopGraceMs) -> { pid, exitCode, raiseSignal } in the parent.
-Napi::Value ForkParent(const Napi::CallbackInfo &info) {
-  std::string name = StringArg(info, 0, "name");
-  fork_parent_options opts{};
-  opts.name = name.c_str();
-  opts.ready_timeout_ms = IntArg(info, 1, "readyTimeoutMs");
-  opts.stop_grace_ms = IntArg(info, 2, "stopGraceMs");
-  fork_parent_result res{};
-  if (fork_parent(&opts, &res) < 0) throw SystemError(info.Env(), errno, "fork");
-  Napi::Object out = Napi::Object::New(info.Env());
+// What fork_parent announces while it waits, passed on to the caller's onEvent. A JavaScript
+// exception must not unwind through the C frames: it is kept and thrown once fork_parent returns.
+struct EventSink {
+  Napi::Env env;
+  Napi::Function fn;
+  Napi::Value error;
+};
+
+void OnEvent(void *ctx, fork_parent_event event) {
+  auto *sink = static_cast<EventSink *>(ctx);
+  if (!sink->error.IsEmpty()) return;
+  const char *name = event == FORK_PARENT_TIMED_OUT          ? "timeout"
+                     : event == FORK_PARENT_KILL_AFTER_GRACE ? "kill-after-grace"
+                                                             : "kill-on-cancel";
+  try {
+    sink->fn.Call({Napi::String::New(sink->env, name)});
+  } catch (const Napi::Error &e) { sink->error = e.Value(); }
+}
+
+// The outcome as src/daemon/native.ts's ForkParentOutcome: a wait status becomes an exit code or
+// a signal, an errno its number and libc's text.
+Napi::Object Outcome(Napi::Env env, const fork_parent_result &res) {
+  Napi::Object out = Napi::Object::New(env);
   out.Set("pid", res.pid);
-  out.Set("exitCode", res.exit_code);
-  out.Set("raiseSignal", res.raise_signal);
+  switch (res.end) {
+    case FORK_PARENT_READY:
+      out.Set("end", "ready");
+      break;
+    case FORK_PARENT_SETUP_FAILED:
+      out.Set("end", "failed");
+      out.Set("step", res.step == FORK_PARENT_STEP_EXEC ? "exec" : "stdio");
+      out.Set("errno", res.error);
+      out.Set("strerror", std::strerror(res.error));
+      break;
+    case FORK_PARENT_DIED:
+      if (WIFSIGNALED(res.status)) {
+        out.Set("end", "killed");
+        out.Set("signal", WTERMSIG(res.status));
+        out.Set("coreDumped", Napi::Boolean::New(env, WCOREDUMP(res.status)));
+      } else {
+        out.Set("end", "exited");
+        out.Set("code", WEXITSTATUS(res.status));
+      }
+      break;
+    case FORK_PARENT_TIMEOUT:
+      out.Set("end", "timeout");
+      break;
+    case FORK_PARENT_CANCELLED:
+      out.Set("end", "cancelled");
+      out.Set("signal", res.signal);
+      break;
+  }
   return out;
+}
+
+// forkParent(readyTimeoutMs, stopGraceMs, failureExit, onEvent) -> the outcome, in the parent.
+Napi::Value ForkParent(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 4 || !info[3].IsFunction())
+    throw Napi::TypeError::New(env, "onEvent must be a function");
+  EventSink sink{env, info[3].As<Napi::Function>(), Napi::Value()};
+  fork_parent_options opts{};
+  opts.ready_timeout_ms = IntArg(info, 0, "readyTimeoutMs");
+  opts.stop_grace_ms = IntArg(info, 1, "stopGraceMs");
+  opts.failure_exit = IntArg(info, 2, "failureExit");
+  opts.on_event = OnEvent;
+  opts.ctx = &sink;
+  fork_parent_result res{};
+  if (fork_parent(&opts, &res) < 0) throw SystemError(env, errno, res.failed_call);
+  if (!sink.error.IsEmpty()) throw Napi::Error(env, sink.error);
+  return Outcome(env, res);
 }
 
 Napi::Value ClaimReadyChannel(const Napi::CallbackInfo &info) {
@@ -212,6 +271,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("syslogRelay", Napi::Function::New(env, SyslogRelay));
   exports.Set("monotonicUsec", Napi::Function::New(env, MonotonicUsec));
   exports.Set("readyMarker", Napi::String::New(env, FORK_PARENT_MARKER));
+  // The real-time signals' range, which Node does not give (SIGRTMIN+3 in a message).
+  exports.Set("sigrtmin", Napi::Number::New(env, SIGRTMIN));
+  exports.Set("sigrtmax", Napi::Number::New(env, SIGRTMAX));
   return exports;
 }
 

@@ -6,7 +6,7 @@ const { createHash } = require('node:crypto');
 const { chmodSync, mkdirSync, writeFileSync, utimesSync } = require('node:fs');
 const { join } = require('node:path');
 const { describe, inStage, stageTree, tool, run } = require('./packaging/describe');
-const { debScripts } = require('./packaging/render');
+const { debScripts, longDescription } = require('./packaging/render');
 
 function script(body) {
   return `#!/bin/sh\nset -e\n${body}\n\nexit 0\n`;
@@ -100,15 +100,5 @@ ${id.name}: extra-license-file [usr/share/doc/${id.name}/LICENSE.node]
 `;
 }
 
-/** Debian's extended description, also used by the rpm %description. */
-function longDescription(id) {
-  return [
-    `${id.name} is a Linux daemon written in TypeScript with forkd and shipped as one`,
-    'executable. Started by hand it forks at once, shows its start-up messages and',
-    'returns only once it serves; under systemd it runs in the foreground and',
-    'notifies readiness (Type=notify), and it supports socket activation.',
-  ];
-}
-
-module.exports = { buildDeb, longDescription };
+module.exports = { buildDeb };
 if (require.main === module) run(buildDeb);

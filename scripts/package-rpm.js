@@ -5,8 +5,7 @@
 const { mkdirSync, utimesSync, writeFileSync } = require('node:fs');
 const { join } = require('node:path');
 const { describe, inStage, stageTree, tool, run } = require('./packaging/describe');
-const { rpmScriptlets } = require('./packaging/render');
-const { longDescription } = require('./package-deb');
+const { longDescription, rpmScriptlets } = require('./packaging/render');
 
 function buildRpm({ version, outDir }) {
   const desc = describe({ version });

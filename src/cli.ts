@@ -1,8 +1,10 @@
 // The command line: one table of options that drives parseArgs, --help (and the man page).
+import { constants } from 'node:os';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseAddress } from './daemon/address';
 import type { ControlCommand } from './daemon/control';
+import { CHDIR, READY_TIMEOUT_MS } from './daemon/defaults';
 import { DaemonError, EX, quoted } from './daemon/exit-codes';
 import type { Identity } from './identity';
 
@@ -33,11 +35,12 @@ export const optionSpecs: OptionSpec[] = [
     help: () =>
       'where stdout and stderr go once ready: FILE, syslog (/dev/log) or none (default: syslog if /dev/log answers, else none with a warning; with --foreground, they stay)',
   },
-  { name: 'chdir', value: 'DIR', help: () => 'working directory of the daemon (default: /)' },
+  { name: 'chdir', value: 'DIR', help: () => `working directory of the daemon (default: ${CHDIR})` },
   {
     name: 'ready-timeout',
     value: 'SEC',
-    help: () => 'stop the start and exit 69 if not ready within SEC seconds (default: 30; 0: no limit; else 0.1-86400)',
+    help: () =>
+      `stop the start and exit 69 if not ready within SEC seconds (default: ${READY_TIMEOUT_MS / 1000}; 0: no limit; else 0.1-86400)`,
   },
   {
     name: 'user',
@@ -57,20 +60,23 @@ export const optionSpecs: OptionSpec[] = [
 ];
 
 export const exitCodes: [number, string][] = [
-  [0, 'started: the daemon is ready and serving (or: stopped cleanly)'],
-  [64, 'bad command line (or dist/main.js run on a Node other than the pinned one)'],
-  [66, 'the --chdir directory cannot be entered'],
-  [67, 'the --user or --group does not exist'],
+  [EX.OK, 'started: the daemon is ready and serving (or: stopped cleanly)'],
+  [EX.USAGE, 'bad command line (or dist/main.js run on a Node other than the pinned one)'],
+  [EX.NOINPUT, 'the --chdir directory cannot be entered'],
+  [EX.NOUSER, 'the --user or --group does not exist'],
   [
-    69,
+    EX.UNAVAILABLE,
     'service unavailable: address in use, already running, not ready within --ready-timeout, or --log syslog and no syslog',
   ],
-  [70, 'the daemon crashed during start-up (killed by a signal), or an internal error'],
-  [71, 'the system refused a pipe, a fork or the re-exec, or the native addon cannot be loaded'],
-  [73, 'the pid file or log file cannot be created, or is a link, a directory or not a regular file'],
-  [77, 'permission denied (a port below 1024 without privilege; --user when not root)'],
-  [78, 'configuration error'],
-  [130, 'start-up cancelled by Ctrl-C (the parent dies of the same signal: 128 + its number)'],
+  [EX.SOFTWARE, 'the daemon crashed during start-up (killed by a signal), or an internal error'],
+  [EX.OSERR, 'the system refused a pipe, a fork or the re-exec, or the native addon cannot be loaded'],
+  [EX.CANTCREAT, 'the pid file or log file cannot be created, or is a link, a directory or not a regular file'],
+  [EX.NOPERM, 'permission denied (a port below 1024 without privilege; --user when not root)'],
+  [EX.CONFIG, 'configuration error'],
+  [
+    128 + constants.signals.SIGINT,
+    'start-up cancelled by Ctrl-C (the parent dies of the same signal: 128 + its number)',
+  ],
 ];
 
 export const controlCodes: [string, string][] = [
@@ -117,8 +123,9 @@ export interface RunOptions {
   pidFile?: string;
   listen?: string;
   logFile?: string;
-  chdir: string;
-  readyTimeoutMs: number;
+  /** Undefined: daemonize()'s defaults (src/daemon/defaults.ts). */
+  chdir?: string;
+  readyTimeoutMs?: number;
   user?: string;
   group?: string;
 }
@@ -179,7 +186,7 @@ export function parseCommandLine(argv: string[], id: Identity): CommandLine {
       pidFile: absolute(id, 'pidfile', str('pidfile')) ?? (foreground ? undefined : id.pidfile),
       listen,
       logFile: logTarget(id, str('log')),
-      chdir: absolute(id, 'chdir', str('chdir')) ?? '/',
+      chdir: absolute(id, 'chdir', str('chdir')),
       readyTimeoutMs: seconds(id, str('ready-timeout')),
       user: str('user'),
       group: str('group'),
@@ -204,8 +211,8 @@ function logTarget(id: Identity, value: string | undefined): string | undefined 
 }
 
 /** Decimal seconds: 0 (no limit), or 0.1 to 86400; no hex, exponent or sign. */
-function seconds(id: Identity, value: string | undefined): number {
-  if (value === undefined) return 30_000;
+function seconds(id: Identity, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
   const n = Number(value);
   if (!/^\d+(\.\d+)?$/.test(value) || (n !== 0 && n < 0.1) || n > 86_400)
     throw usage(id, `--ready-timeout ${quoted(value)} is not a number of seconds: 0 (no limit), or 0.1 to 86400`);

@@ -366,6 +366,13 @@ const cases: Case[] = [
     code: 78,
     line: /LISTEN_FDS=1, but fd 3 is not a socket; check the socket unit or the activator$/,
   },
+  {
+    // A marker naming this very process but no ready channel: carrying on would fork again.
+    what: 'a ready-channel marker naming this process, with no channel',
+    setUp: (d) => ({ args: start(d), limit: 'export FORKD_READY=$$:99' }),
+    code: 70,
+    line: /FORKD_READY=\d+:99 names this process, but fd 99 is not its ready channel \(.*\); do not set FORKD_READY yourself$/,
+  },
 
   // Limits.
   {

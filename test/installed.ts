@@ -3,19 +3,16 @@
 // watchdog, a clean stop, socket activation, dpkg -r then -i, an upgrade that keeps a modified
 // conffile, purge; the SysV init script through start-stop-daemon; the .rpm with rpm -i. Nothing
 // here touches the machine the tests run on.
-import { readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import t, { type Test } from 'tap';
 import { Container, type Suite, suites, unavailable } from './lib/container';
+import { name, pkg, version } from './lib/identity';
 import { buildWith, packages } from './lib/packages';
-import { root, tempDir } from './lib/proc';
+import { tempDir } from './lib/proc';
 
-const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
-const name: string = pkg.forkd.name;
-const user: string = pkg.forkd.user;
-const version: string = pkg.version;
+const user = pkg.forkd.user;
 const next = version.replace(/(\d+)$/, (n) => String(Number(n) + 1));
-const config = pkg.forkd.config as string;
+const config = pkg.forkd.config;
 const url = `http://${pkg.forkd.listen}/`;
 const guest = '/var/tmp/forkd';
 

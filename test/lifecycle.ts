@@ -33,76 +33,95 @@ for (const launcher of launchers()) {
   const daemon = (...args: string[]) => launcher.cmd.concat(args);
 
   t.test(`${launcher.name}: start-up`, async (t) => {
-    t.test('the parent exits 0 only once the daemon serves, and the daemon is a proper daemon', async (t) => {
+    // One start, looked at phase by phase, so that a failure names its phase.
+    t.test('started from a shell: it serves once the parent exits, and is a proper daemon', async (t) => {
       const dir = tempDir(t);
       const pidFile = join(dir, `${name}.pid`);
       // An fd the starting shell had open must not reach the daemon.
       const inherited = openSync(join(dir, 'inherited'), 'w');
       t.teardown(() => closeSync(inherited));
-      // Started from a shell whose umask is 077: forked, it resets to daemon(7)'s 022.
-      const r = await run(
-        [
-          'sh',
-          '-c',
-          'umask 077; exec "$@"',
-          'sh',
-          ...daemon('--listen', '127.0.0.1:0', '--pidfile', pidFile, '--log', join(dir, 'log')),
-        ],
-        {
-          extraFds: [inherited],
-        },
-      );
-      t.equal(r.code, 0, `parent exit code (stderr: ${r.err})`);
-      const port = portFrom(r.err);
-      // No retry: the port must already accept connections when the parent has exited.
-      const res = await get(port);
-      t.equal(res.status, 200);
-      t.equal(res.body, `${greeting}\n`);
+      let port = 0;
+      let pid = 0;
+      t.teardown(() => {
+        if (pid && alive(pid)) process.kill(pid, 'SIGKILL');
+      });
 
-      const pid = Number(readFileSync(pidFile, 'utf8'));
-      t.not(pid, r.pid, 'the pid file names the daemon, not the parent');
-      t.same(listenerPids(port), [pid], 'the process in the pid file is the one that listens');
-      const st = procStat(pid)!;
-      t.equal(st.session, pid, 'session leader');
-      t.equal(st.pgrp, pid, 'process group leader');
-      t.equal(st.ttyNr, 0, 'no controlling terminal');
-      t.equal(readlinkSync(`/proc/${pid}/cwd`), '/', 'cwd is /');
-      t.match(readFileSync(`/proc/${pid}/status`, 'utf8'), /^Umask:\t0022$/m, 'umask 022 (the shell had 077)');
-      t.equal(
-        readFileSync(`/proc/${pid}/comm`, 'utf8'),
-        `${name}\n`,
-        `named ${name} (pgrep -x, killall), not MainThread`,
-      );
-      t.same(
-        (await run(['pgrep', '-x', name])).stdout
-          .trim()
-          .split('\n')
-          .map(Number)
-          .filter((p) => p === pid),
-        [pid],
-        `pgrep -x ${name} finds it`,
-      );
-      const fds = fdTargets(pid);
-      t.equal(fds.get(0), '/dev/null', 'stdin is /dev/null');
-      t.equal(fds.get(1), join(dir, 'log'), 'stdout is the log file once ready too');
-      t.equal(fds.get(2), join(dir, 'log'), 'stderr is the log file once ready');
-      const inheritedIno = `${fstatSync(inherited).ino}`;
-      t.notOk(
-        [...fds.values()].some((l) => l === join(dir, 'inherited')),
-        `the inherited fd (inode ${inheritedIno}) did not leak into the daemon`,
-      );
-      const environ = readFileSync(`/proc/${pid}/environ`, 'utf8');
-      t.match(environ, /FORKD_READY=/, 'the daemon image was started with the marker');
-      const health = await get(port, '/healthz');
-      t.equal(health.status, 200);
-      t.match(JSON.parse(health.body), { status: 'ok', pid });
+      await t.test('the parent exits 0 only once the daemon serves', async (t) => {
+        // Started from a shell whose umask is 077: forked, it resets to daemon(7)'s 022.
+        const r = await run(
+          [
+            'sh',
+            '-c',
+            'umask 077; exec "$@"',
+            'sh',
+            ...daemon('--listen', '127.0.0.1:0', '--pidfile', pidFile, '--log', join(dir, 'log')),
+          ],
+          {
+            extraFds: [inherited],
+          },
+        );
+        t.equal(r.code, 0, `parent exit code (stderr: ${r.err})`);
+        port = portFrom(r.err);
+        // No retry: the port must already accept connections when the parent has exited.
+        const res = await get(port);
+        t.equal(res.status, 200);
+        t.equal(res.body, `${greeting}\n`);
+        pid = Number(readFileSync(pidFile, 'utf8'));
+        t.not(pid, r.pid, 'the pid file names the daemon, not the parent');
+      });
 
-      const stop = await run(daemon('stop', '--pidfile', pidFile));
-      t.equal(stop.code, 0, stop.err);
-      t.match(stop.stdout, `${name} (pid ${pid}) stopped`);
-      t.notOk(alive(pid), 'daemon gone');
-      t.notOk(existsSync(pidFile), 'pid file removed');
-      t.match(readFileSync(join(dir, 'log'), 'utf8'), /ready \(pid \d+\)[\s\S]*stopping \(SIGTERM\)[\s\S]*stopped/);
+      await t.test('the process in the pid file listens, detached, in /, umask 022, named', async (t) => {
+        t.same(listenerPids(port), [pid], 'the process in the pid file is the one that listens');
+        const st = procStat(pid)!;
+        t.equal(st.session, pid, 'session leader');
+        t.equal(st.pgrp, pid, 'process group leader');
+        t.equal(st.ttyNr, 0, 'no controlling terminal');
+        t.equal(readlinkSync(`/proc/${pid}/cwd`), '/', 'cwd is /');
+        t.match(readFileSync(`/proc/${pid}/status`, 'utf8'), /^Umask:\t0022$/m, 'umask 022 (the shell had 077)');
+        t.equal(
+          readFileSync(`/proc/${pid}/comm`, 'utf8'),
+          `${name}\n`,
+          `named ${name} (pgrep -x, killall), not MainThread`,
+        );
+        t.same(
+          (await run(['pgrep', '-x', name])).stdout
+            .trim()
+            .split('\n')
+            .map(Number)
+            .filter((p) => p === pid),
+          [pid],
+          `pgrep -x ${name} finds it`,
+        );
+      });
+
+      await t.test('stdin /dev/null, stdout and stderr the log file, no inherited fd, the marker', async (t) => {
+        const fds = fdTargets(pid);
+        t.equal(fds.get(0), '/dev/null', 'stdin is /dev/null');
+        t.equal(fds.get(1), join(dir, 'log'), 'stdout is the log file once ready too');
+        t.equal(fds.get(2), join(dir, 'log'), 'stderr is the log file once ready');
+        const inheritedIno = `${fstatSync(inherited).ino}`;
+        t.notOk(
+          [...fds.values()].some((l) => l === join(dir, 'inherited')),
+          `the inherited fd (inode ${inheritedIno}) did not leak into the daemon`,
+        );
+        const environ = readFileSync(`/proc/${pid}/environ`, 'utf8');
+        t.match(environ, /FORKD_READY=/, 'the daemon image was started with the marker');
+      });
+
+      await t.test('/healthz answers with its pid', async (t) => {
+        const health = await get(port, '/healthz');
+        t.equal(health.status, 200);
+        t.match(JSON.parse(health.body), { status: 'ok', pid });
+      });
+
+      await t.test('stop: gone, pid file removed, the log tells the story', async (t) => {
+        const stop = await run(daemon('stop', '--pidfile', pidFile));
+        t.equal(stop.code, 0, stop.err);
+        t.match(stop.stdout, `${name} (pid ${pid}) stopped`);
+        t.notOk(alive(pid), 'daemon gone');
+        t.notOk(existsSync(pidFile), 'pid file removed');
+        t.match(readFileSync(join(dir, 'log'), 'utf8'), /ready \(pid \d+\)[\s\S]*stopping \(SIGTERM\)[\s\S]*stopped/);
+      });
     });
 
     t.test('a TOML syntax error: the line on the terminal, exit 78, no pid file, no process', async (t) => {

@@ -2,17 +2,17 @@
 // throws during start-up, reaches the starting terminal byte-exact and in order (issue 11).
 // Through a pipe, a file and a real terminal (tmux), 20 runs of each case, 2 at a time, on both
 // builds: the fixture daemon under node, and built into a single executable like out/NAME.
-import { execFileSync, spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { spawn } from 'node:child_process';
 import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
+import { sha256 as sha } from './lib/hash';
 import { cleanEnv, killMentioning, processesMentioning, root, run, tempDir, waitFor } from './lib/proc';
+import { type Tmux, tmuxServer } from './lib/tmux';
 
 const fixture = join(root, 'test', 'fixtures', 'startup.js');
 /** How a build of the fixture is started: its argv before the fixture's own arguments. */
 let cmd: string[] = [process.execPath, fixture];
-const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
 const runs = Number(process.env.FORKD_OUTPUT_RUNS || 20);
 
 type End = 'ready' | 'exit' | 'throw';
@@ -99,10 +99,9 @@ const channels = {
   },
 
   /** A real terminal: tmux records what reaches the pane with pipe-pane (the tty adds \r). */
-  async tmux(dir: string, c: Case, i: number, server?: string): Promise<string | undefined> {
+  async tmux(dir: string, c: Case, i: number, server?: Tmux): Promise<string | undefined> {
     const tag = join(dir, `run${i}`);
-    const tmux = (...args: string[]) =>
-      execFileSync('tmux', ['-L', server!, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const tmux = server!;
     const go = `${tag}.go`;
     const screen = `${tag}.screen`;
     const script = `${tag}.sh`;
@@ -129,7 +128,7 @@ const channels = {
     try {
       await waitFor('the exit status on the terminal', () => /EXIT=\d+\r\n$/.test(tailOf()), 60_000);
     } catch (e) {
-      return `${(e as Error).message}; the pane ends: ${JSON.stringify(tmux('capture-pane', '-p', '-t', session).toString().trim().slice(-300))}`;
+      return `${(e as Error).message}; the pane ends: ${JSON.stringify(tmux.screen(session).trim().slice(-300))}`;
     }
     tmux('kill-session', '-t', session);
     killMentioning(tag);
@@ -157,19 +156,12 @@ const apis: Case[] = ['console.log', 'console.error', 'process.stdout.write', 'p
 function throughEachChannel(t: Test, theCases: Case[]): void {
   for (const channel of ['pipe', 'file', 'tmux'] as const) {
     t.test(`through a ${channel}`, async (t) => {
-      let server: string | undefined;
+      let server: Tmux | undefined;
       if (channel === 'tmux') {
-        server = `forkd-output-${process.pid}`;
+        server = tmuxServer(t, 'forkd-output');
         // The server keeps the argv it was started with: start it with one that names no run,
         // so that killing a run's leftovers by its tag never kills the server.
-        execFileSync('tmux', ['-L', server, 'new-session', '-d', '-s', 'keep', 'sleep 3600'], { stdio: 'ignore' });
-        t.teardown(() => {
-          try {
-            execFileSync('tmux', ['-L', server!, 'kill-server'], { stdio: 'ignore' });
-          } catch {
-            // already gone
-          }
-        });
+        server('new-session', '-d', '-s', 'keep', 'sleep 3600');
       }
       for (const c of theCases) {
         t.test(`${name(c)}: ${runs} of ${runs} byte-exact`, async (t) => {

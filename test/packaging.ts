@@ -2,18 +2,14 @@
 // hold. Installing, running, upgrading and purging them happens on booted Debian containers
 // (test/installed.ts), never on this machine.
 import { execFileSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import t from 'tap';
+import { sha256File as sha } from './lib/hash';
+import { name, version } from './lib/identity';
 import { executablePath } from './lib/launchers';
 import { buildWith, packages } from './lib/packages';
 import { root, run, tempDir } from './lib/proc';
-
-const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
-const name: string = pkg.forkd.name;
-const version: string = pkg.version;
-const sha = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
 
 // Building the packages (or waiting for test/installed.ts to) takes minutes on a busy machine.
 t.setTimeout(20 * 60_000);

@@ -76,6 +76,9 @@ async function holdLock(t: { teardown(fn: () => void): void }, path: string, con
 
 for (const launcher of launchers()) {
   const daemon = (...args: string[]) => launcher.cmd.concat(args);
+  /** Starts as root, to become nobody, with its pid file in dir and its log at log. */
+  const startAsNobody = (dir: string, log: string) =>
+    run(daemon('--user', 'nobody', '--listen', '127.0.0.1:0', '-p', join(dir, 'pid'), '--log', log));
 
   t.test(`${launcher.name}: the log file`, { skip: !isRoot && 'needs root to start with --user' }, async (t) => {
     t.test('a symlink planted by the daemon user is refused as root; its target keeps owner and bytes', async (t) => {
@@ -83,9 +86,7 @@ for (const launcher of launchers()) {
       const logs = userWritableDir(dir);
       const shadow = precious(dir);
       symlinkSync(shadow.path, join(logs, 'log'));
-      const r = await run(
-        daemon('--user', 'nobody', '--listen', '127.0.0.1:0', '-p', join(dir, 'pid'), '--log', join(logs, 'log')),
-      );
+      const r = await startAsNobody(dir, join(logs, 'log'));
       t.equal(r.code, 73, r.err);
       t.match(
         r.err,
@@ -100,9 +101,7 @@ for (const launcher of launchers()) {
       const dir = tempDir(t);
       const shadow = precious(dir);
       linkSync(shadow.path, join(dir, 'log'));
-      const r = await run(
-        daemon('--user', 'nobody', '--listen', '127.0.0.1:0', '-p', join(dir, 'pid'), '--log', join(dir, 'log')),
-      );
+      const r = await startAsNobody(dir, join(dir, 'log'));
       t.equal(r.code, 73, r.err);
       t.match(r.err, `refusing log file ${join(dir, 'log')}: it has other hard links`);
       t.ok(shadow.unchanged());
@@ -126,13 +125,13 @@ for (const launcher of launchers()) {
         const logs = userWritableDir(dir);
         const log = join(logs, 'log');
         writeFileSync(log, '', { mode: 0o644 });
-        let r = await run(daemon('--user', 'nobody', '--listen', '127.0.0.1:0', '-p', join(dir, 'pid'), '--log', log));
+        let r = await startAsNobody(dir, log);
         t.equal(r.code, 0, r.err);
         t.equal(statSync(log).uid, 0, 'a file the daemon did not create is not given away');
         t.equal((await run(daemon('stop', '-p', join(dir, 'pid')))).code, 0);
 
         const fresh = join(logs, 'fresh.log');
-        r = await run(daemon('--user', 'nobody', '--listen', '127.0.0.1:0', '-p', join(dir, 'pid'), '--log', fresh));
+        r = await startAsNobody(dir, fresh);
         t.equal(r.code, 0, r.err);
         t.equal(statSync(fresh).uid, nobody, 'the file it created belongs to the user');
         renameSync(fresh, `${fresh}.1`);

@@ -1,16 +1,15 @@
 // The start-up protocol (native/fork_parent.c) through a fixture daemon that misbehaves on purpose.
-import { execFileSync } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
+import { sha256 as sha } from './lib/hash';
 import { alive, processesMentioning, type Ran, root, run, spawnClean, tempDir, waitFor } from './lib/proc';
+import { tmuxServer } from './lib/tmux';
 
 const fixture = join(root, 'test', 'fixtures', 'startup.js');
 const start = (dir: string, mode: string, arg = '-', env: NodeJS.ProcessEnv = {}, timeoutMs?: number) =>
   run([process.execPath, fixture, mode, arg, dir], { env, timeoutMs });
-
-const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 t.test('a daemon that becomes ready: exit 0, and the marker is not passed on', async (t) => {
   const dir = tempDir(t);
@@ -158,18 +157,7 @@ for (const signal of ['SIGTERM', 'SIGHUP'] as const) {
 
 t.test('Ctrl-C at a real terminal (tmux) cancels the start and leaves no process', async (t) => {
   const dir = tempDir(t);
-  const tmux = (...args: string[]) =>
-    execFileSync('tmux', ['-L', `forkd-test-${process.pid}`, ...args], {
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-  t.teardown(() => {
-    try {
-      tmux('kill-server');
-    } catch {
-      // already gone
-    }
-  });
+  const tmux = tmuxServer(t, 'forkd-test');
   // Only the fixture's command line may name dir: the script, its cwd and the exit file live in
   // another directory (the tmux server keeps its own argv). The trap keeps the shell going to
   // record $? (a shell whose child dies of SIGINT stops too); children get SIGINT's default
@@ -181,7 +169,7 @@ t.test('Ctrl-C at a real terminal (tmux) cancels the start and leaves no process
     `trap 'true' INT\n'${process.execPath}' '${fixture}' slow - '${dir}'\necho $? > exit\nsleep 60\n`,
   );
   tmux('new-session', '-d', '-x', '160', '-y', '20', '-c', shellDir, 'env -u NODE_OPTIONS sh ./run.sh');
-  const screen = () => tmux('capture-pane', '-p');
+  const screen = () => tmux.screen();
   await waitFor('the slow init on screen', () => screen().includes('initialising slowly'));
   const daemonPid = Number(/pid (\d+)/.exec(screen())![1]);
   t.ok(alive(daemonPid));

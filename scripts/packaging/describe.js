@@ -2,7 +2,7 @@
 // The one description of the packaged daemon: identity from package.json, every installed file
 // with its content, mode and role. The .deb, .rpm and tarball backends only translate it.
 const { readFileSync, statSync } = require('node:fs');
-const { join, resolve } = require('node:path');
+const { dirname, join, resolve } = require('node:path');
 const { gzipSync } = require('node:zlib');
 const render = require('./render');
 
@@ -39,11 +39,21 @@ function describe(overrides = {}) {
   }
   const newer = newerInput(statSync(exe).mtimeMs);
   if (newer) throw new Error(`${exe} is older than ${newer}; run "npm run build" first`);
+  // The run and log directories are those of the files in them: the declared pid file, the log.
+  const logFile = `/var/log/${f.name}/${f.name}.log`;
+  if (!/^\/run\/[^/]+\/[^/]+$/.test(f.pidfile))
+    throw new Error(
+      `forkd.pidfile ${JSON.stringify(f.pidfile)} is not /run/DIR/FILE, where systemd's RuntimeDirectory= makes it; fix package.json`,
+    );
+  // The runtime's own defaults, which the unit and the man page state (src/daemon/defaults.ts).
+  const defaults = require(join(root, 'dist', 'daemon', 'defaults.js'));
   const id = {
     name: f.name,
     version: overrides.version || pkg.version,
     summary: f.description,
-    description: f.longDescription || f.description,
+    // forkd.longDescription (optional): the man page's first paragraph and the packages'
+    // extended description (render.longDescription).
+    longDescription: f.longDescription,
     maintainer: f.maintainer,
     homepage: f.homepage,
     license: pkg.license,
@@ -51,10 +61,11 @@ function describe(overrides = {}) {
     listen: f.listen,
     config: f.config,
     pidfile: f.pidfile,
-    runDir: `/run/${f.name}`,
+    runDir: dirname(f.pidfile),
     stateDir: `/var/lib/${f.name}`,
-    logDir: `/var/log/${f.name}`,
-    logFile: `/var/log/${f.name}/${f.name}.log`,
+    logDir: dirname(logFile),
+    logFile,
+    stopTimeoutS: defaults.STOP_TIMEOUT_MS / 1000,
     defaults: `/etc/default/${f.name}`,
     optsVar: optsVar(f.name),
     epoch: sourceDateEpoch(),
@@ -143,8 +154,10 @@ function gz(s) {
 }
 
 /**
- * Writes the described files under dir, units in unitDir, every mtime at the epoch (for
- * reproducible archives). Returns the relative paths of the files, sorted.
+ * Writes the described files under dir (units under unitDir, such as /lib/systemd/system), and
+ * sets the mtime of every file and directory there to the epoch (for reproducible archives).
+ * Returns the described files with their installed paths (absolute: the unit's under unitDir),
+ * sorted by path.
  */
 function stageTree(desc, dir, unitDir) {
   const { mkdirSync, writeFileSync, chmodSync, utimesSync, readdirSync } = require('node:fs');
@@ -213,4 +226,4 @@ function run(main) {
   }
 }
 
-module.exports = { describe, stageTree, inStage, tool, run, root, optsVar };
+module.exports = { describe, stageTree, inStage, tool, run, optsVar };

@@ -24,15 +24,15 @@ ExecReload=/bin/kill -HUP $MAINPID
 Restart=on-failure
 # The daemon pings WATCHDOG=1 at half this interval.
 WatchdogSec=30s
-# The daemon's own stop bound is 10 s.
-TimeoutStopSec=20s
+# The daemon's own stop bound is ${id.stopTimeoutS} s.
+TimeoutStopSec=${2 * id.stopTimeoutS}s
 User=${id.user}
 Group=${id.user}
-# /run/${id.name} (pid file), /var/lib/${id.name}, /var/log/${id.name}, all owned by ${id.user}.
+# ${id.runDir} (pid file), ${id.stateDir}, ${id.logDir}, all owned by ${id.user}.
 # The native addon loads from /usr/lib/${id.name}/, so /run and /tmp may be noexec.
-RuntimeDirectory=${id.name}
-StateDirectory=${id.name}
-LogsDirectory=${id.name}
+RuntimeDirectory=${id.runDir.slice('/run/'.length)}
+StateDirectory=${id.stateDir.slice('/var/lib/'.length)}
+LogsDirectory=${id.logDir.slice('/var/log/'.length)}
 UMask=0027
 
 # Hardening the daemon survives (systemd-analyze security: exposure at most 2.0, checked in a
@@ -261,7 +261,13 @@ ${id.name} \\- ${roff(id.summary)}
 .br
 \\fB${id.name}\\fR \\fB\\-\\-check\\-config\\fR [\\fB\\-\\-config\\fR \\fIFILE\\fR] [\\fB\\-\\-listen\\fR \\fIHOST:PORT\\fR]
 .SH DESCRIPTION
-${roff(id.description)}.
+${
+  id.longDescription
+    ? longDescription(id)
+        .map((l) => (l ? roff(l) : '.PP'))
+        .join('\n')
+    : `${roff(id.summary)}.`
+}
 .PP
 Without \\fB\\-\\-foreground\\fR, ${id.name} forks at once. The command shows everything the daemon
 says while it starts, and returns only once the daemon serves (exit status 0), or with the reason
@@ -279,7 +285,7 @@ ${configuration}
 .SH SIGNALS
 .TP
 \\fBSIGTERM\\fR, \\fBSIGINT\\fR
-Graceful stop: no new connections; requests already sent are answered; exit 0 within 10 s.
+Graceful stop: no new connections; requests already sent are answered; exit 0 within ${id.stopTimeoutS} s.
 .TP
 \\fBSIGHUP\\fR
 Reload: reopen the \\fB\\-\\-log\\fR file and re\\-read the configuration file.
@@ -493,7 +499,34 @@ function indent(text) {
   return text.replace(/^/gm, '\t');
 }
 
+/**
+ * The packages' extended description (Debian's Description lines, the rpm %description), as lines
+ * of at most 72 characters, "" between paragraphs: forkd.longDescription if the project gives
+ * one, else what any forkd daemon is.
+ */
+function longDescription(id) {
+  if (!id.longDescription)
+    return [
+      `${id.name} is a Linux daemon written in TypeScript with forkd and shipped as one`,
+      'executable. Started by hand it forks at once, shows its start-up messages and',
+      'returns only once it serves; under systemd it runs in the foreground and',
+      'notifies readiness (Type=notify), and it supports socket activation.',
+    ];
+  return id.longDescription.split(/\n\s*\n/).flatMap((paragraph, i) => {
+    const lines = i > 0 ? [''] : [];
+    let line = '';
+    for (const word of paragraph.split(/\s+/).filter(Boolean)) {
+      if (line && line.length + 1 + word.length > 72) {
+        lines.push(line);
+        line = word;
+      } else line = line ? `${line} ${word}` : word;
+    }
+    return line ? [...lines, line] : lines;
+  });
+}
+
 module.exports = {
+  longDescription,
   serviceUnit,
   socketUnit,
   initScript,

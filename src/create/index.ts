@@ -18,10 +18,10 @@ import {
   Failure,
   mergePackageJson,
   nameProblems,
-  optsVar,
   type ProjectFile,
   packageManager,
   projectFiles,
+  projectVars,
   render,
   self,
   step,
@@ -267,14 +267,11 @@ async function main(argv: string[]): Promise<number> {
     throw new Failure(`${shown} exists and is not a directory; choose another project directory`, EX.CANTCREAT);
 
   const user = gitUser();
-  const vars = {
+  const vars = projectVars({
     name: a.name,
     description: a.description,
     maintainer: user ?? `${a.name} maintainers <${a.name}@example.org>`,
-    optsVar: optsVar(a.name),
-    listen: self.forkd.listen,
-    generator: self.version,
-  };
+  });
   const rendered = render(vars);
   const theirJson = existing(dir, 'package.json');
   const merged = mergePackageJson(

@@ -279,8 +279,34 @@ export function fill(text: string, vars: Record<string, string>): string {
   });
 }
 
+/** Every file of the project this version makes for p, as render() and projectFiles() make them. */
+export function renderProject(p: Parameters<typeof projectVars>[0]): ProjectFile[] {
+  return projectFiles(render(projectVars(p)));
+}
+
 /** The variable in /etc/default/NAME that holds extra options, named by the packaging scripts. */
 export const { optsVar } = require('../../scripts/packaging/describe') as { optsVar: (name: string) => string };
+
+/**
+ * What template/ is filled with for a project made by this version of the generator: its name,
+ * description and maintainer, the packaging's options variable, the listen address (the
+ * project's, else the reference's) and this version as the generator.
+ */
+export function projectVars(p: {
+  name: string;
+  description: string;
+  maintainer: string;
+  listen?: string;
+}): Record<string, string> {
+  return {
+    name: p.name,
+    description: p.description,
+    maintainer: p.maintainer,
+    optsVar: optsVar(p.name),
+    listen: p.listen ?? self.forkd.listen,
+    generator: self.version,
+  };
+}
 
 /** The files that template/ makes for the new project, by their path there. */
 export function render(vars: Record<string, string>): Record<string, string> {

@@ -13,11 +13,9 @@ import {
   existing,
   Failure,
   nameProblems,
-  optsVar,
   type ProjectFile,
   packageManager,
-  projectFiles,
-  render,
+  renderProject,
   self,
   step,
   writeProject,
@@ -109,14 +107,12 @@ export async function update(a: UpdateArgs): Promise<number> {
   const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
   for (const sig of signals) process.on(sig, onSignal);
   try {
-    const vars = {
+    const made = renderProject({
       name: forkd.name,
       description: forkd.description,
       maintainer: forkd.maintainer,
-      optsVar: optsVar(forkd.name),
-      listen: typeof forkd.listen === 'string' ? forkd.listen : self.forkd.listen,
-      generator: self.version,
-    };
+      listen: typeof forkd.listen === 'string' ? forkd.listen : undefined,
+    });
     const spec = a.from ?? `create-forkd-app@${recorded}`;
     const base = readTree(recreate(spec, recorded, forkd, tmp));
     // A base from another version would make its changes look like the user's, and lose them.
@@ -128,7 +124,7 @@ export async function update(a: UpdateArgs): Promise<number> {
         `${a.from ? `--from ${a.from}` : spec} is create-forkd-app ${baseVersion}, but ${forkd.name} records ${recorded}; pass --from with the package of ${recorded}`,
         EX.USAGE,
       );
-    const next = new Map(projectFiles(render(vars)).map((f) => [f.path, f]));
+    const next = new Map(made.map((f) => [f.path, f]));
     const isUser = (p: string) => userPaths.some((u) => p === u || p.startsWith(`${u}/`));
 
     const steps: Step[] = [];

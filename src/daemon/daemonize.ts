@@ -1,9 +1,10 @@
 // daemonize() and the daemon's lifecycle: set-up, ready, reload, graceful stop (ARCHITECTURE.md §1).
 import { closeSync, openSync } from 'node:fs';
-import { constants as osConstants } from 'node:os';
+import { CHDIR, READY_TIMEOUT_MS, STOP_GRACE_MS, STOP_TIMEOUT_MS } from './defaults';
 import { DaemonError, EX, reason, refusal } from './exit-codes';
 import { Logger, type LogStyle } from './logger';
-import { type ForkParentResult, native } from './native';
+import { native } from './native';
+import { runParent } from './parent';
 import { PidFile } from './pidfile';
 import { type ListenFd, ServiceManager, stderrIsJournal } from './service-manager';
 
@@ -12,11 +13,11 @@ export interface DaemonOptions {
   name: string;
   /** Do not fork: stay attached, log to stderr (systemd, containers, debugging). */
   foreground?: boolean;
-  /** How long the starting parent waits for ready() before it stops the child; 0: for ever. */
+  /** How long the starting parent waits for ready() before it stops the child; 0: for ever. Default READY_TIMEOUT_MS. */
   readyTimeoutMs?: number;
   /** Absolute path of the pid file; none if undefined. */
   pidFile?: string;
-  /** Working directory of the daemon. Default "/". */
+  /** Working directory of the daemon. Default CHDIR ("/"). */
   chdir?: string;
   /**
    * Forked (daemon(7)): default 0o022. With foreground (under a service manager) the umask
@@ -30,7 +31,7 @@ export interface DaemonOptions {
    * only a path applies (stderr stays otherwise).
    */
   logFile?: string;
-  /** Bound on a graceful stop before the daemon exits anyway. Default 10 s. */
+  /** Bound on a graceful stop before the daemon exits anyway. Default STOP_TIMEOUT_MS. */
   stopTimeoutMs?: number;
   /** Started as root: become this user once ready() is called (after binding). */
   user?: string;
@@ -46,7 +47,8 @@ function isLogPath(logFile: string | undefined): logFile is string {
   return logFile !== undefined && logFile !== 'syslog' && logFile !== 'none';
 }
 
-interface Identity {
+/** The user and group ready() switches to (--user, --group): not src/identity.ts's Identity. */
+interface RunAs {
   user: string;
   uid: number;
   gid: number;
@@ -54,11 +56,6 @@ interface Identity {
 
 type Hook = () => void | Promise<void>;
 type State = 'starting' | 'ready' | 'stopping';
-
-const signalNames = Object.fromEntries(Object.entries(osConstants.signals).map(([name, num]) => [num, name])) as Record<
-  number,
-  NodeJS.Signals
->;
 
 /**
  * Call right after parsing arguments. In the starting process it forks, re-executes this program
@@ -69,58 +66,39 @@ export function daemonize(opts: DaemonOptions): Daemon {
   // Named as the daemon, not Node's "MainThread": for ps, pgrep -x, killall, systemctl status.
   native().setProcessName(opts.name);
   const readyFd = takeReadyChannel();
-  if (readyFd === undefined && !opts.foreground) runParent(opts);
+  if (readyFd === undefined && !opts.foreground)
+    runParent({
+      name: opts.name,
+      readyTimeoutMs: opts.readyTimeoutMs ?? READY_TIMEOUT_MS,
+      stopGraceMs: STOP_GRACE_MS,
+      pidFile: opts.pidFile,
+    });
   return new Daemon(opts, readyFd);
 }
 
-/** The ready channel's fd if this process is the re-executed daemon; the marker is not inherited. */
+/**
+ * The ready channel's fd if this process is the re-executed daemon; the marker is not inherited.
+ * A marker that names this process but no usable channel ends the start: carrying on would fork
+ * a second time, and the waiting parent would never hear "ready".
+ */
 function takeReadyChannel(): number | undefined {
-  const marker = process.env[native().readyMarker];
+  const name = native().readyMarker;
+  const marker = process.env[name];
   if (marker === undefined) return undefined;
-  delete process.env[native().readyMarker];
+  delete process.env[name];
   const m = /^(\d+):(\d+)$/.exec(marker);
   // A marker naming another pid was inherited from some other daemon: not ours.
   if (!m || Number(m[1]) !== process.pid) return undefined;
   const fd = Number(m[2]);
   try {
     native().claimReadyChannel(fd);
-  } catch {
-    return undefined;
+  } catch (e) {
+    throw new DaemonError(
+      `${name}=${marker} names this process, but fd ${fd} is not its ready channel (${reason(e)}); do not set ${name} yourself`,
+      EX.SOFTWARE,
+    );
   }
   return fd;
-}
-
-function runParent(opts: DaemonOptions): never {
-  const log = new Logger(opts.name);
-  let result: ForkParentResult;
-  try {
-    result = native().forkParent(opts.name, opts.readyTimeoutMs ?? 30_000, 5_000);
-  } catch (e) {
-    const hint = /EMFILE|ENFILE/.test(String((e as { code?: string }).code))
-      ? 'raise the open-file limit (ulimit -n)'
-      : 'the system is short of processes or memory; raise the process limit (ulimit -u) or free memory';
-    log.error(`cannot start the daemon process: ${reason(e)} (${(e as { code?: string }).code}); ${hint}`);
-    process.exit(EX.OSERR);
-  }
-  if ((result.exitCode !== 0 || result.raiseSignal) && opts.pidFile && result.pid > 0)
-    removeLeftPidFile(opts.pidFile, result.pid, log);
-  if (result.raiseSignal) {
-    // Die of the same signal, so that a shell or script sees the cancellation for what it is.
-    process.kill(process.pid, signalNames[result.raiseSignal] ?? 'SIGTERM');
-  }
-  process.exit(result.exitCode);
-}
-
-/**
- * A daemon killed during start-up (SIGKILL, a crash, SIGKILL after the stop grace) cannot remove
- * its pid file; the parent, which has reaped it, removes the file if it is unlocked and names it.
- */
-function removeLeftPidFile(path: string, pid: number, log: Logger): void {
-  try {
-    if (native().pidfileRemoveStale(path, pid)) log.info(`removed ${path}, left by the daemon (pid ${pid})`);
-  } catch (e) {
-    log.warn(`cannot remove ${path}, left by the daemon (pid ${pid}): ${reason(e)}; remove it by hand`);
-  }
 }
 
 /**
@@ -146,7 +124,7 @@ export class Daemon {
   private readonly reloadHooks: Hook[] = [];
   private reloading: Promise<void> | undefined;
   private manager: ServiceManager | undefined;
-  private dropTo: Identity | undefined;
+  private dropTo: RunAs | undefined;
 
   constructor(
     private readonly opts: DaemonOptions,
@@ -164,18 +142,13 @@ export class Daemon {
     process.on('uncaughtException', (e) => this.crash(e));
   }
 
-  /** True in the process that serves once the start-up finished. */
-  get isReady(): boolean {
-    return this.state === 'ready';
-  }
-
   /** Sockets passed by socket activation (LISTEN_FDS): serve on these instead of binding. */
   get listenFds(): ListenFd[] {
     return this.manager?.listenFds ?? [];
   }
 
   /** A one-line status for the service manager (systemctl status); a no-op without one. */
-  status(text: string): void {
+  setStatus(text: string): void {
     this.manager?.notify(`STATUS=${text}`);
   }
 
@@ -255,7 +228,7 @@ export class Daemon {
   private setUp(): void {
     if (this.opts.umask !== undefined) process.umask(this.opts.umask);
     else if (!this.foreground) process.umask(0o022); // forked: daemon(7)'s reset
-    const dir = this.opts.chdir ?? '/';
+    const dir = this.opts.chdir ?? CHDIR;
     try {
       process.chdir(dir);
     } catch (e) {
@@ -267,11 +240,13 @@ export class Daemon {
     this.dropTo = this.resolveUser();
     if (isLogPath(this.opts.logFile)) this.logFd = this.openLog(this.opts.logFile);
     if (this.opts.pidFile) this.pidFile = PidFile.acquire(this.opts.pidFile, this.opts.name);
-    this.manager = ServiceManager.fromEnvironment();
+    this.manager = ServiceManager.fromEnvironment(process.env, (e, socket) =>
+      this.log.warn(`cannot notify the service manager at ${socket}: ${reason(e)}; carrying on`),
+    );
   }
 
   /** Checks --user/--group before anything is done, so a typo fails the start at once. */
-  private resolveUser(): Identity | undefined {
+  private resolveUser(): RunAs | undefined {
     const { user, group } = this.opts;
     if (!user) return undefined;
     let ids: { uid: number; gid: number };
@@ -301,7 +276,7 @@ export class Daemon {
     return { user, uid: ids.uid, gid };
   }
 
-  private dropPrivileges(to: Identity): void {
+  private dropPrivileges(to: RunAs): void {
     try {
       native().dropPrivileges(to.user, to.uid, to.gid);
     } catch (e) {
@@ -367,7 +342,7 @@ export class Daemon {
     this.state = 'stopping';
     this.manager?.stopping();
     this.log.info(wasReady ? `stopping (${signal})` : `start-up cancelled (${signal})`);
-    const bound = this.opts.stopTimeoutMs ?? 10_000;
+    const bound = this.opts.stopTimeoutMs ?? STOP_TIMEOUT_MS;
     const timer = setTimeout(() => {
       this.log.warn(`graceful stop took longer than ${bound / 1000} s; exiting anyway`);
       this.exit(EX.OK);

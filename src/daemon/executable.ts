@@ -22,12 +22,10 @@ const keptNodeVariables = new Set(['NODE_EXTRA_CA_CERTS']);
  * (built with execArgvExtension "none"), and it removes the other NODE_* variables (NODE_DEBUG,
  * NODE_V8_COVERAGE, NODE_TLS_REJECT_UNAUTHORIZED, ...) from its environment before anything
  * reads them, so the daemon image it re-executes never sees them. NODE_EXTRA_CA_CERTS stays.
- * Returns the names dropped.
  */
-export function dropInheritedNodeVariables(): string[] {
-  const dropped = Object.keys(process.env).filter((k) => k.startsWith('NODE_') && !keptNodeVariables.has(k));
-  for (const k of dropped) delete process.env[k];
-  return dropped;
+export function dropInheritedNodeVariables(): void {
+  for (const k of Object.keys(process.env))
+    if (k.startsWith('NODE_') && !keptNodeVariables.has(k)) delete process.env[k];
 }
 
 /**

@@ -17,16 +17,32 @@ import { getSystemErrorName } from 'node:util';
 import { singleExecutable } from './executable';
 import { DaemonError, EX } from './exit-codes';
 
-export interface ForkParentResult {
-  pid: number;
-  exitCode: number;
-  raiseSignal: number;
-}
+/** How a start-up ended (native/fork_parent.h); the parent says what it means (src/daemon/parent.ts). */
+export type ForkParentOutcome = { pid: number } & (
+  | { end: 'ready' }
+  | { end: 'failed'; step: 'stdio' | 'exec'; errno: number; strerror: string }
+  | { end: 'exited'; code: number }
+  | { end: 'killed'; signal: number; coreDumped: boolean }
+  | { end: 'timeout' }
+  | { end: 'cancelled'; signal: number }
+);
+
+/** Said while the parent waits, before it happens: not ready in time, or SIGKILL after SIGTERM. */
+export type ForkParentEvent = 'timeout' | 'kill-after-grace' | 'kill-on-cancel';
 
 export interface NativeAddon {
   /** The environment variable that marks the re-executed daemon image. */
   readyMarker: string;
-  forkParent(name: string, readyTimeoutMs: number, stopGraceMs: number): ForkParentResult;
+  /** The real-time signals' range (SIGRTMIN, SIGRTMAX), which node:os does not give. */
+  sigrtmin: number;
+  sigrtmax: number;
+  /** failureExit: the child's exit code when its set-up or execve fails. Throws when no child started. */
+  forkParent(
+    readyTimeoutMs: number,
+    stopGraceMs: number,
+    failureExit: number,
+    onEvent: (event: ForkParentEvent) => void,
+  ): ForkParentOutcome;
   claimReadyChannel(fd: number): void;
   signalReady(fd: number): void;
   pidfileAcquire(path: string, pid: number): number;

@@ -9,6 +9,9 @@ export interface ListenFd {
   name: string;
 }
 
+/** Told when a notification does not reach the manager; not again until one does. */
+export type NotifyFailure = (e: Error, socket: string) => void;
+
 /**
  * Reads NOTIFY_SOCKET, WATCHDOG_USEC/WATCHDOG_PID and LISTEN_PID/LISTEN_FDS/LISTEN_FDNAMES once,
  * and removes them from the environment so that processes the daemon starts do not act on them.
@@ -16,61 +19,62 @@ export interface ListenFd {
  */
 export class ServiceManager {
   private watchdog: NodeJS.Timeout | undefined;
+  private failing = false;
 
   private constructor(
     private readonly socket: string | undefined,
     private readonly watchdogUsec: number,
     readonly listenFds: ListenFd[],
+    private readonly onFailure: NotifyFailure,
   ) {}
 
-  static fromEnvironment(env: NodeJS.ProcessEnv = process.env): ServiceManager {
+  static fromEnvironment(env: NodeJS.ProcessEnv = process.env, onFailure: NotifyFailure = () => {}): ServiceManager {
     const socket = env.NOTIFY_SOCKET || undefined;
     const wdUsec = Number(env.WATCHDOG_USEC);
     const wdForUs = env.WATCHDOG_PID === undefined || Number(env.WATCHDOG_PID) === process.pid;
     const listenFds = takeListenFds(env);
     for (const k of ['NOTIFY_SOCKET', 'WATCHDOG_USEC', 'WATCHDOG_PID']) delete env[k];
-    return new ServiceManager(socket, Number.isFinite(wdUsec) && wdUsec > 0 && wdForUs ? wdUsec : 0, listenFds);
+    const watchdogUsec = Number.isFinite(wdUsec) && wdUsec > 0 && wdForUs ? wdUsec : 0;
+    return new ServiceManager(socket, watchdogUsec, listenFds, onFailure);
   }
 
-  /** Under a service manager that listens (NOTIFY_SOCKET was set). */
-  get managed(): boolean {
-    return this.socket !== undefined;
-  }
-
-  /** Sends "KEY=value" lines; a failure to reach the manager is returned, not thrown. */
-  notify(...lines: string[]): Error | undefined {
-    if (!this.socket) return undefined;
+  /**
+   * Sends "KEY=value" lines. A failure to reach the manager does not stop the daemon: it goes to
+   * onFailure, once until a notification gets through again (the watchdog would repeat it).
+   */
+  notify(...lines: string[]): void {
+    if (!this.socket) return;
     try {
       native().notify(this.socket, lines.join('\n'));
-      return undefined;
+      this.failing = false;
     } catch (e) {
-      return e as Error;
+      if (!this.failing) this.onFailure(e as Error, this.socket);
+      this.failing = true;
     }
   }
 
-  ready(status?: string): Error | undefined {
-    return this.notify('READY=1', ...(status ? [`STATUS=${status}`] : []));
+  ready(status?: string): void {
+    this.notify('READY=1', ...(status ? [`STATUS=${status}`] : []));
   }
 
-  reloading(): Error | undefined {
-    return this.notify('RELOADING=1', `MONOTONIC_USEC=${native().monotonicUsec()}`);
+  reloading(): void {
+    this.notify('RELOADING=1', `MONOTONIC_USEC=${native().monotonicUsec()}`);
   }
 
-  stopping(): Error | undefined {
-    return this.notify('STOPPING=1');
+  stopping(): void {
+    this.notify('STOPPING=1');
   }
 
-  /** WATCHDOG=1 at half of WATCHDOG_USEC, as sd_watchdog_enabled(3) advises. */
+  /**
+   * WATCHDOG=1 at half of WATCHDOG_USEC, as sd_watchdog_enabled(3) advises, until the process
+   * exits. systemd stops watching when it stops the service itself; a stop begun by someone
+   * else's SIGTERM leaves the unit running, watched, so the pings go on through the stop.
+   */
   startWatchdog(): void {
     if (!this.watchdogUsec || !this.socket || this.watchdog) return;
     const every = Math.max(1, Math.floor(this.watchdogUsec / 2000));
     this.watchdog = setInterval(() => this.notify('WATCHDOG=1'), every);
     this.watchdog.unref();
-  }
-
-  stopWatchdog(): void {
-    if (this.watchdog) clearInterval(this.watchdog);
-    this.watchdog = undefined;
   }
 }
 

@@ -1,9 +1,9 @@
 // create-forkd-app at a real terminal (tmux): the prompts, and Ctrl-C at a prompt and mid-install.
-import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { tempDir, waitFor } from '../lib/proc';
+import { tmuxServer } from '../lib/tmux';
 import { create, generator, gitIdentity, tree } from './lib';
 
 /**
@@ -11,16 +11,7 @@ import { create, generator, gitIdentity, tree } from './lib';
  * The shell records the exit status in a file of its own directory.
  */
 function terminal(t: { teardown(fn: () => void): void }, cwd: string, args: string[], env: NodeJS.ProcessEnv) {
-  const socket = `forkd-create-${process.pid}-${Math.random().toString(36).slice(2)}`;
-  const tmux = (...a: string[]) =>
-    execFileSync('tmux', ['-L', socket, ...a], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-  t.teardown(() => {
-    try {
-      tmux('kill-server');
-    } catch {
-      // already gone
-    }
-  });
+  const tmux = tmuxServer(t, 'forkd-create');
   const shellDir = tempDir(t);
   const quoted = (s: string) => `'${s.replace(/'/g, "'\\''")}'`;
   const vars = Object.entries(env).map(([k, v]) => `${k}=${quoted(v!)}`);
@@ -31,7 +22,7 @@ function terminal(t: { teardown(fn: () => void): void }, cwd: string, args: stri
     `trap 'true' INT\n(cd ${quoted(cwd)} && exec env -u NODE_OPTIONS -u CI ${vars.join(' ')} ${quoted(process.execPath)} ${quoted(generator)} ${args.map(quoted).join(' ')})\necho $? > ${quoted(join(shellDir, 'exit'))}\nsleep 60\n`,
   );
   tmux('new-session', '-d', '-x', '150', '-y', '40', '-c', shellDir, 'sh ./run.sh');
-  const screen = () => tmux('capture-pane', '-p');
+  const screen = () => tmux.screen();
   const exitFile = join(shellDir, 'exit');
   return {
     screen,

@@ -3,13 +3,10 @@
 // happens in containers (test/lib/container.ts); tap's "before" and "after" scripts
 // (host-before.ts, host-after.ts) take this snapshot around the whole run and compare.
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { listenerPids, root } from './proc';
-
-const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
-  forkd: { name: string; user: string; listen: string };
-};
+import { pkg } from './identity';
+import { listenerPids } from './proc';
 
 export interface HostState {
   [what: string]: string;

@@ -1,13 +1,17 @@
 // The daemon's identity as the tests see it: read from package.json, so the same tests pass in
-// any generated project (create-forkd-app rewrites only that one place).
+// any generated project (create-forkd-app rewrites only that one place). The one reading of
+// package.json for the tests.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { root } from './proc';
 
-const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
+export interface PackageJson {
   version: string;
-  forkd: { name: string };
-};
+  forkd: { name: string; description: string; user: string; listen: string; config: string; pidfile: string };
+  devDependencies: Record<string, string>;
+}
+
+export const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as PackageJson;
 
 /** The daemon's name: its executable, messages' prefix, package name. */
 export const name = pkg.forkd.name;

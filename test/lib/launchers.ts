@@ -1,6 +1,7 @@
 // How the lifecycle suite starts the daemon: one suite, one launcher per build of it.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { name } from './identity';
 import { root } from './proc';
 
 export interface Launcher {
@@ -10,8 +11,6 @@ export interface Launcher {
 }
 
 export const devBuild: Launcher = { name: 'dev build', cmd: [process.execPath, join(root, 'dist', 'main.js')] };
-
-const name = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { forkd: { name: string } }).forkd.name;
 
 /** out/<name>, built by `npm run build` (scripts/build-executable.js). */
 export const executablePath = join(root, 'out', name);

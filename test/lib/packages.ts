@@ -10,6 +10,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { cacheDir } from './container';
+import { name } from './identity';
 import { root, run, tempDir } from './proc';
 
 export const epoch = '1700000000';
@@ -29,7 +30,6 @@ function files(dir: string): string[] {
 
 /** A hash of the inputs: the executable, the addon, the CLI tables (man page), package.json, scripts/. */
 function inputsKey(): string {
-  const name = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { forkd: { name: string } }).forkd.name;
   const h = createHash('sha256').update(epoch);
   for (const f of [
     join(root, 'out', name),
