@@ -106,7 +106,9 @@ function longDescription(id) {
     `${id.name} is a Linux daemon written in TypeScript with forkd and shipped as one`,
     'executable. Started by hand it forks at once, shows its start-up messages and',
     'returns only once it serves; under systemd it runs in the foreground and',
-    'notifies readiness (Type=notify), and it supports socket activation.',
+    id.listen
+      ? 'notifies readiness (Type=notify), and it supports socket activation.'
+      : 'notifies readiness (Type=notify).',
   ];
 }
 
