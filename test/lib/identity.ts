@@ -12,5 +12,5 @@ const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
 /** The daemon's name: its executable, messages' prefix, package name. */
 export const name = pkg.forkd.name;
 export const version = pkg.version;
-/** What GET / answers with the default configuration. */
+/** What the runtime's test daemon (test/fixtures/daemon/server.js) answers to GET / by default. */
 export const greeting = `Hello from ${name}!`;
