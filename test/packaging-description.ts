@@ -45,14 +45,22 @@ t.test("the man page's CONFIGURATION section lists each setting the server decla
 });
 
 t.test('a daemon that listens ships a .socket unit on its address; one that does not, none', async (t) => {
-  const listening = describe();
-  t.ok(listening.id.listen, 'this project listens (forkd.listen)');
+  const project = describe();
+  t.equal(
+    project.files.some((f) => f.path.endsWith('.socket')),
+    project.id.listen !== undefined,
+    `this project ${project.id.listen ? 'listens, and ships' : 'does not listen, and ships no'} .socket unit`,
+  );
+  const listening = describe({ forkd: { listen: project.id.listen ?? '127.0.0.1:8080' } });
   t.match(
     text(listening, (p) => p.endsWith('.socket')),
     `ListenStream=${listening.id.listen}\n`,
     'the .socket unit listens on forkd.listen',
   );
-  t.match(text(listening, (p) => p.endsWith('.8.gz')), '\\-\\-listen');
+  t.match(
+    text(listening, (p) => p.endsWith('.8.gz')),
+    '\\-\\-listen',
+  );
 
   const worker = describe({ forkd: { listen: null } });
   t.same(

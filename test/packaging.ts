@@ -84,7 +84,8 @@ t.test('packages', async (t) => {
       `/usr/sbin/${name}`,
       `/usr/lib/${name}/forkd.node`,
       `/usr/lib/systemd/system/${name}.service`,
-      `/usr/lib/systemd/system/${name}.socket`,
+      // A .socket unit only for a daemon that listens (forkd.listen).
+      ...(pkg.forkd.listen ? [`/usr/lib/systemd/system/${name}.socket`] : []),
       `/etc/init.d/${name}`,
       `/etc/${name}/${name}.toml`,
       `/etc/default/${name}`,

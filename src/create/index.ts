@@ -25,6 +25,8 @@ import {
   render,
   self,
   step,
+  type Template,
+  templates,
   writeProject,
 } from './project';
 
@@ -43,6 +45,12 @@ const options = {
     value: 'TEXT',
     help: 'one-line summary, used by the package, the unit and the man page',
   },
+  template: {
+    type: 'string',
+    value: 'http|worker',
+    help: 'the server to start from: an HTTP service (default), or a worker with no socket',
+  },
+  port: { type: 'string', value: 'N', help: 'http: the port it serves on, 1-65535 (default: 8080, on 127.0.0.1)' },
   yes: { type: 'boolean', short: 'y', help: 'accept the defaults and ask nothing' },
   overwrite: {
     type: 'boolean',
@@ -159,6 +167,24 @@ interface Answers {
   dir: string;
   name: string;
   description: string;
+  template: Template;
+  /** http only. */
+  port?: number;
+}
+
+/** --template: http or worker. */
+function templateOf(value: string): Template {
+  if (Object.hasOwn(templates, value)) return value as Template;
+  throw new Failure(
+    `--template ${JSON.stringify(value)} is not a template: ${Object.keys(templates).join(' or ')}; see --help`,
+    EX.USAGE,
+  );
+}
+
+/** Every reason `text` is not a port to serve on: a decimal 1 to 65535. */
+function portProblems(text: string): string[] {
+  const n = Number(text);
+  return /^\d{1,5}$/.test(text) && n >= 1 && n <= 65_535 ? [] : ['is not a port number from 1 to 65535'];
 }
 
 async function ask(given: Partial<Answers>, interactive: boolean): Promise<Answers> {
@@ -192,14 +218,32 @@ async function ask(given: Partial<Answers>, interactive: boolean): Promise<Answe
   if (np.length)
     throw invalid('name', name, np, given.name === undefined ? `${fix} (it defaults to the directory's name)` : fix);
 
-  const fallback = 'Small HTTP service made with forkd';
+  let template = given.template;
+  if (template === undefined && interactive) {
+    const v = await prompts.select({
+      message: 'Server',
+      options: Object.entries(templates).map(([value, hint]) => ({ value: value as Template, label: value, hint })),
+      initialValue: 'http' as Template,
+    });
+    if (prompts.isCancel(v)) throw cancelled();
+    template = v;
+  }
+  template ??= 'http';
+  if (template !== 'http' && given.port !== undefined)
+    throw new Failure(`--port is for --template http: a ${template} does not listen; leave it out`, EX.USAGE);
+  let port = given.port;
+  if (template === 'http' && port === undefined && interactive)
+    port = Number(await text('Port to serve on (127.0.0.1)', '8080', portProblems));
+
+  const fallback = template === 'http' ? 'Small HTTP service made with forkd' : 'Small worker made with forkd';
   let description = given.description;
   if (description === undefined && interactive)
     description = await text('One-line description', fallback, (v) => descriptionProblems(v, name));
   description ??= fallback;
   const dp = descriptionProblems(description, name);
   if (dp.length) throw invalid('description', description, dp, 'change --description');
-  return { dir, name, description };
+  if (interactive) prompts.outro(`Writing ${name} (${template}) into ${dir}`);
+  return { dir, name, description, template, port };
 }
 
 /** The command line, or a Failure that names what is wrong with it. */
@@ -259,7 +303,18 @@ async function main(argv: string[]): Promise<number> {
     );
 
   const interactive = Boolean(process.stdin.isTTY) && !process.env.CI && !values.yes;
-  const a = await ask({ dir: positionals[0], name: values.name, description: values.description }, interactive);
+  if (values.port !== undefined && portProblems(values.port).length)
+    throw invalid('--port', values.port, portProblems(values.port), 'see --help');
+  const a = await ask(
+    {
+      dir: positionals[0],
+      name: values.name,
+      description: values.description,
+      template: values.template === undefined ? undefined : templateOf(values.template),
+      port: values.port === undefined ? undefined : Number(values.port),
+    },
+    interactive,
+  );
   const dir = resolve(a.dir);
   const shown = relative(process.cwd(), dir) || '.';
 
@@ -272,16 +327,18 @@ async function main(argv: string[]): Promise<number> {
     description: a.description,
     maintainer: user ?? `${a.name} maintainers <${a.name}@example.org>`,
     optsVar: optsVar(a.name),
-    listen: self.forkd.listen,
+    listen: a.port ? `127.0.0.1:${a.port}` : self.forkd.listen,
     generator: self.version,
+    serves: '',
   };
-  const rendered = render(vars);
+  vars.serves = a.template === 'http' ? `serving on ${vars.listen}` : 'doing a round of work every 60 s';
+  const rendered = render(vars, a.template);
   const theirJson = existing(dir, 'package.json');
   const merged = mergePackageJson(
     rendered['package.json'],
     theirJson.kind === 'file' ? theirJson.content.toString() : undefined,
   );
-  const files = projectFiles({ ...rendered, 'package.json': merged.text });
+  const files = projectFiles({ ...rendered, 'package.json': merged.text }, a.template);
   const { replace, blocked, others } = plan(dir, files);
   if (blocked.length)
     throw new Failure(
@@ -392,7 +449,7 @@ async function main(argv: string[]): Promise<number> {
     [shown !== '.' && `cd ${shown}`],
     [(values.install === false || failed.length > 0) && `${pm} install`],
     [run('build'), `the native addon, dist/ and out/${a.name}`],
-    ['node dist/main.js --foreground', `serves on ${vars.listen}; Ctrl-C stops it`],
+    ['node dist/main.js --foreground', `${vars.serves}; Ctrl-C stops it`],
     [run('test')],
     [
       run('package'),
