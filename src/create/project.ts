@@ -116,7 +116,7 @@ export function projectFiles(rendered: Record<string, string>, template: Templat
     if (st.isDirectory()) for (const e of readdirSync(join(root, from))) walk(`${path}/${e}`, `${from}/${e}`);
     else files.set(path, { path, content: readFileSync(join(root, from)), mode: st.mode & 0o777 });
   };
-  self.files.forEach((p) => walk(p));
+  for (const p of self.files) walk(p);
   if (template !== 'http')
     for (const p of samplePaths)
       if (existsSync(join(root, 'template', template, p))) walk(p, `template/${template}/${p}`);
