@@ -242,7 +242,6 @@ async function ask(given: Partial<Answers>, interactive: boolean): Promise<Answe
   description ??= fallback;
   const dp = descriptionProblems(description, name);
   if (dp.length) throw invalid('description', description, dp, 'change --description');
-  if (interactive) prompts.outro(`Writing ${name} (${template}) into ${dir}`);
   return { dir, name, description, template, port };
 }
 
@@ -378,6 +377,9 @@ async function main(argv: string[]): Promise<number> {
       if (prompts.isCancel(ok) || !ok) throw new Failure('cancelled; nothing was written', EX.CANCELLED);
     }
   }
+
+  // The prompts' closing line.
+  if (interactive) prompts.outro(`Writing ${a.name} (${a.template}) into ${shown}`);
 
   // From here on, Ctrl-C undoes what we wrote: the whole tree if we created the directory.
   let created: string | undefined;
