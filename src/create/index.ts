@@ -76,7 +76,7 @@ const options = {
 const exitCodes: [number, string][] = [
   [EX.OK, 'the project is written (and installed and committed, unless told not to), or updated'],
   [UPDATE_CONFLICT, '--update: updated, with conflicts left to resolve (each is listed; files hold <<<<<<< markers)'],
-  [EX.USAGE, 'bad command line, name or description: nothing was written'],
+  [EX.USAGE, 'bad command line, name, description, --template or --port: nothing was written'],
   [EX.UNAVAILABLE, 'the project is written, but the install or git step failed: run it yourself'],
   [EX.SOFTWARE, 'internal error: this create-forkd-app package is broken (please report it)'],
   [
