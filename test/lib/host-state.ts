@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { listenerPids, root } from './proc';
 
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
-  forkd: { name: string; user: string; listen: string };
+  forkd: { name: string; user: string; listen?: string };
 };
 
 export interface HostState {
@@ -39,7 +39,8 @@ function dpkgStatus(name: string): string {
 export function hostState(opts: { prefix?: string; port?: number } = {}): HostState {
   const { name, user } = pkg.forkd;
   const prefix = opts.prefix ?? '';
-  const port = opts.port ?? Number(pkg.forkd.listen.split(':').pop());
+  // The daemon's default port; without one (a worker), the test daemon's (test/fixtures/daemon/).
+  const port = opts.port ?? Number((pkg.forkd.listen ?? '127.0.0.1:8080').split(':').pop());
   const state: HostState = {
     [`user ${user}`]: opts.prefix ? 'absent' : getent('passwd', user),
     [`group ${user}`]: opts.prefix ? 'absent' : getent('group', user),
