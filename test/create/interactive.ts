@@ -2,7 +2,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { tempDir, waitFor } from '../lib/proc';
 import { create, generator, gitIdentity, tree } from './lib';
 
@@ -65,6 +65,13 @@ function processesIn(dir: string): number[] {
     .map(Number);
 }
 
+/** The project the prompts wrote (a) is the one the flags wrote (b): the same files, byte for byte. */
+function sameProject(t: Test, a: string, b: string): void {
+  t.same(tree(a), tree(b), 'the same files');
+  const differ = tree(a).filter((f) => !readFileSync(join(a, f)).equals(readFileSync(join(b, f))));
+  t.same(differ, [], 'with the same contents');
+}
+
 t.test('the prompts accept answers and give the same project as the flags', async (t) => {
   const dir = tempDir(t);
   const env = gitIdentity(dir);
@@ -119,11 +126,8 @@ t.test('the prompts accept answers and give the same project as the flags', asyn
     { cwd: dir, env },
   );
   t.equal(flags.code, 0, flags.err);
-  const [a, b] = [join(dir, 'by-prompts'), join(dir, 'by-flags')];
-  t.same(tree(a), tree(b), 'the same files');
-  const differ = tree(a).filter((f) => !readFileSync(join(a, f)).equals(readFileSync(join(b, f))));
-  t.same(differ, [], 'with the same contents');
-  t.equal(JSON.parse(readFileSync(join(a, 'package.json'), 'utf8')).forkd.listen, '127.0.0.1:9090');
+  sameProject(t, join(dir, 'by-prompts'), join(dir, 'by-flags'));
+  t.equal(JSON.parse(readFileSync(join(dir, 'by-prompts', 'package.json'), 'utf8')).forkd.listen, '127.0.0.1:9090');
 });
 
 t.test('the worker at the prompt: no port asked, the same project as --template worker', async (t) => {
@@ -143,13 +147,7 @@ t.test('the worker at the prompt: no port asked, the same project as --template 
     env,
   });
   t.equal(flags.code, 0, flags.err);
-  const [a, b] = [join(dir, 'by-prompts'), join(dir, 'by-flags')];
-  t.same(tree(a), tree(b), 'the same files');
-  t.same(
-    tree(a).filter((f) => !readFileSync(join(a, f)).equals(readFileSync(join(b, f)))),
-    [],
-    'with the same contents',
-  );
+  sameProject(t, join(dir, 'by-prompts'), join(dir, 'by-flags'));
 });
 
 t.test(
