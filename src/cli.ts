@@ -14,6 +14,8 @@ interface OptionSpec {
   /** Placeholder of the option's value; none for a flag. */
   value?: string;
   help: (id: Identity) => string;
+  /** Only for a daemon that listens (`forkd.listen` set); a worker has no such option. */
+  listening?: true;
 }
 
 export const optionSpecs: OptionSpec[] = [
@@ -27,6 +29,7 @@ export const optionSpecs: OptionSpec[] = [
   {
     name: 'listen',
     value: 'HOST:PORT',
+    listening: true,
     help: () => 'address to serve on, overriding the config file (port 0: any free port)',
   },
   {
@@ -46,18 +49,27 @@ export const optionSpecs: OptionSpec[] = [
     name: 'user',
     short: 'u',
     value: 'USER',
-    help: () => 'started as root: become USER once listening (ports below 1024 still work)',
+    help: (id) =>
+      id.listen !== undefined
+        ? 'started as root: become USER once listening (ports below 1024 still work)'
+        : 'started as root: become USER once started, before it is ready',
   },
   { name: 'group', short: 'g', value: 'GROUP', help: () => "with --user: this group instead of the user's own" },
   { name: 'foreground', short: 'f', help: () => 'do not fork: stay attached, log to stderr (systemd, containers)' },
   {
     name: 'check-config',
     short: 't',
-    help: () => 'check the configuration (file and --listen) and exit: 0 valid, 78 not; reload uses it',
+    help: (id) =>
+      `check the configuration (${id.listen !== undefined ? 'file and --listen' : 'file'}) and exit: 0 valid, 78 not; reload uses it`,
   },
   { name: 'help', short: 'h', help: () => 'show this help and exit' },
   { name: 'version', short: 'V', help: () => 'show the version and exit' },
 ];
+
+/** The options of this daemon: --listen only if it listens. */
+export function options(id: Identity): OptionSpec[] {
+  return optionSpecs.filter((o) => !o.listening || id.listen !== undefined);
+}
 
 export const exitCodes: [number, string][] = [
   [EX.OK, 'started: the daemon is ready and serving (or: stopped cleanly)'],
@@ -89,14 +101,14 @@ export const controlCodes: [string, string][] = [
 ];
 
 export function helpText(id: Identity): string {
-  const rows = optionSpecs.map((o) => {
+  const rows = options(id).map((o) => {
     const flag = `${o.short ? `-${o.short}, ` : '    '}--${o.name}${o.value ? ` ${o.value}` : ''}`;
     return `  ${flag.padEnd(26)}${o.help(id)}`;
   });
   return [
     `Usage: ${id.name} [options]`,
     `       ${id.name} stop|status|reload [--pidfile FILE]`,
-    `       ${id.name} --check-config [--config FILE] [--listen HOST:PORT]`,
+    `       ${id.name} --check-config [--config FILE]${id.listen !== undefined ? ' [--listen HOST:PORT]' : ''}`,
     '',
     `${id.description}.`,
     `Without --foreground, ${id.name} forks: this command prints the daemon's start-up messages and`,
@@ -139,12 +151,12 @@ export type CommandLine =
 
 /** Parses argv (without node and script). Throws a DaemonError (exit 64) for bad usage. */
 export function parseCommandLine(argv: string[], id: Identity): CommandLine {
-  const options = Object.fromEntries(
-    optionSpecs.map((o) => [o.name, { type: o.value ? 'string' : 'boolean', ...(o.short ? { short: o.short } : {}) }]),
+  const specs = Object.fromEntries(
+    options(id).map((o) => [o.name, { type: o.value ? 'string' : 'boolean', ...(o.short ? { short: o.short } : {}) }]),
   ) as Record<string, { type: 'string' | 'boolean'; short?: string }>;
   let parsed: { values: Record<string, string | boolean | undefined>; positionals: string[] };
   try {
-    parsed = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+    parsed = parseArgs({ args: argv, options: specs, allowPositionals: true, strict: true });
   } catch (e) {
     // parseArgs explains over several lines; keep one.
     const text = (e as Error).message.replace(/\s*To specify a positional.*$/s, '').replace(/\.?\s*\n\s*/g, '; ');

@@ -6,8 +6,11 @@ export interface Identity {
   version: string;
   /** System user the packaged service runs as. */
   user: string;
-  /** Default HOST:PORT to serve on. */
-  listen: string;
+  /**
+   * Default HOST:PORT to serve on; absent for a server with no socket (a worker). It decides
+   * whether there is a --listen option and a .socket unit (ARCHITECTURE.md §5).
+   */
+  listen?: string;
   /** Default configuration file. */
   config: string;
   /** Default pid file. */

@@ -1,76 +1,8 @@
-// The executable's entry: parse args → daemonize → start the server → ready (ARCHITECTURE.md §1).
-// Only the argument parser and the runtime load before the fork; the server loads in the daemon.
-
-import { join } from 'node:path';
-import { helpText, parseCommandLine, type RunOptions } from './cli';
-import {
-  control,
-  DaemonError,
-  daemonize,
-  dropInheritedNodeVariables,
-  EX,
-  Logger,
-  otherNode,
-  singleExecutable,
-} from './daemon';
+// The executable's entry: the runtime (src/runtime.ts) with the server in src/server/, which it
+// requires only in the daemon, after the fork (ARCHITECTURE.md §1, §5).
+import type { ServerModule } from './daemon';
 import { identity } from './identity';
+import { main } from './runtime';
 
-async function main(): Promise<void> {
-  if (singleExecutable()) dropInheritedNodeVariables();
-  else {
-    const refusal = otherNode(join(__dirname, '..'));
-    if (refusal) throw new DaemonError(refusal, EX.USAGE);
-  }
-  const cli = parseCommandLine(process.argv.slice(2), identity);
-  switch (cli.kind) {
-    case 'help':
-      process.stdout.write(helpText(identity));
-      return;
-    case 'version':
-      process.stdout.write(`${identity.name} ${identity.version}\n`);
-      return;
-    case 'control':
-      process.exitCode = await control(cli.command, cli.pidFile, identity.name);
-      return;
-    case 'check':
-      return check(cli.options);
-    case 'run':
-      return run(cli.options);
-  }
-}
-
-/** --check-config: what a start or a reload would read, without the daemon (no addon, no fork). */
-function check(o: RunOptions): void {
-  const { checkConfig } = require('./server/index') as typeof import('./server/index');
-  process.stdout.write(
-    `${identity.name}: ${checkConfig({ configPath: o.config, configRequired: o.configGiven, listen: o.listen })}\n`,
-  );
-}
-
-async function run(o: RunOptions): Promise<void> {
-  const daemon = daemonize({
-    name: identity.name,
-    foreground: o.foreground,
-    readyTimeoutMs: o.readyTimeoutMs,
-    pidFile: o.pidFile,
-    chdir: o.chdir,
-    logFile: o.logFile,
-    user: o.user,
-    group: o.group,
-  });
-  await daemon.run(() => {
-    const { startServer } = require('./server/index') as typeof import('./server/index');
-    return startServer(daemon, { configPath: o.config, configRequired: o.configGiven, listen: o.listen });
-  });
-}
-
-main().catch((e: unknown) => {
-  // Usage errors and failures before the daemon exists (the native addon cannot be loaded).
-  const log = new Logger(identity.name);
-  if (e instanceof DaemonError) {
-    log.error(e.message);
-    process.exit(e.exitCode);
-  }
-  log.error(`internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
-  process.exit(EX.SOFTWARE);
-});
+// `satisfies` checks src/server/ against the contract at build time.
+main(identity, () => require('./server/index') as typeof import('./server/index') satisfies ServerModule);

@@ -1,35 +1,15 @@
-// Bad input, against every build: one line naming the problem and the fix, the documented exit
-// code, and nothing left behind (no process, no file). Arguments, config, environment, pid and
-// log paths, limits (issue 11).
+// Bad input, against every build of the runtime's test daemon: one line naming the problem and the
+// fix, the documented exit code, and nothing left behind (no process, no file). Arguments, the
+// config, environment, pid and log paths, limits (issue 11). The sample server's config and
+// bind errors: test/server/bad-input.ts.
 import { execFileSync } from 'node:child_process';
-import { linkSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
-import { type AddressInfo, createServer } from 'node:net';
+import { linkSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import t from 'tap';
+import { type Case, checkBadInput } from './lib/bad-input';
 import { name } from './lib/identity';
-import { launchers, singleExecutable } from './lib/launchers';
-import { processesMentioning, run, tempDir } from './lib/proc';
-
-interface Case {
-  what: string;
-  /** Prepares dir; returns the daemon's arguments (and environment, and a shell prefix for limits). */
-  setUp: (
-    dir: string,
-  ) =>
-    | { args: string[]; env?: NodeJS.ProcessEnv; limit?: string }
-    | Promise<{ args: string[]; env?: NodeJS.ProcessEnv; limit?: string }>;
-  code: number;
-  /** The problem and the fix, on the first line. */
-  line: RegExp;
-  /** Only where the executable extracts its addon (the single executable). */
-  seaOnly?: boolean;
-}
+import { launchers } from './lib/launchers';
 
 const start = (dir: string, ...more: string[]) => ['--listen', '127.0.0.1:0', '-p', join(dir, 'pid'), ...more];
-const config = (dir: string, text: string | Buffer) => {
-  writeFileSync(join(dir, 'c.toml'), text);
-  return { args: start(dir, '-c', join(dir, 'c.toml')) };
-};
 const help = `; see "${name} --help"$`;
 
 const cases: Case[] = [
@@ -135,71 +115,13 @@ const cases: Case[] = [
     line: /--group needs --user/,
   },
 
-  // The config file: exit 78, from the daemon, relayed.
-  {
-    what: 'config: TOML syntax error',
-    setUp: (d) => config(d, 'greeting = "open\n'),
-    code: 78,
-    line: /config .*c\.toml:1:\d+: .*; fix the TOML syntax$/,
-  },
-  {
-    what: 'config: wrong type',
-    setUp: (d) => config(d, 'greeting = 42\n'),
-    code: 78,
-    line: /greeting must be a string, not a number; put it in quotes$/,
-  },
-  {
-    what: 'config: unknown setting',
-    setUp: (d) => config(d, 'greting = "hi"\n'),
-    code: 78,
-    line: /unknown setting "greting"; the settings are listen, greeting$/,
-  },
-  {
-    what: 'config: not UTF-8',
-    setUp: (d) => config(d, Buffer.from([...Buffer.from('greeting = "caf'), 0xe9, ...Buffer.from('"\n')])),
-    code: 78,
-    line: /c\.toml: not valid UTF-8 \(byte 16 of the file\); TOML files must be UTF-8/,
-  },
-  {
-    what: 'config: listen not HOST:PORT',
-    setUp: (d) => config(d, 'listen = "here"\n'),
-    code: 78,
-    line: /listen "here" is not HOST:PORT/,
-  },
-  {
-    what: 'config: listen empty',
-    setUp: (d) => config(d, 'listen = ""\n'),
-    code: 78,
-    line: /listen "" is not HOST:PORT/,
-  },
-  {
-    what: 'config: listen port above 65535',
-    setUp: (d) => config(d, 'listen = "127.0.0.1:70000"\n'),
-    code: 78,
-    line: /port 70000 is above 65535/,
-  },
-  {
-    what: 'config: a table',
-    setUp: (d) => config(d, '[greeting]\nx = 1\n'),
-    code: 78,
-    line: /greeting must be a string, not a table/,
-  },
+  // The config file: exit 78, from the daemon, relayed (the sample's own cases: test/server/).
   {
     what: 'config named but missing',
     setUp: (d) => ({ args: start(d, '-c', join(d, 'missing.toml')) }),
     code: 78,
     line: /missing\.toml: cannot read it: no such file or directory; fix the path/,
   },
-  {
-    what: 'config is a directory',
-    setUp: (d) => {
-      mkdirSync(join(d, 'conf.d'));
-      return { args: start(d, '-c', join(d, 'conf.d')) };
-    },
-    code: 78,
-    line: /conf\.d: cannot read it: is a directory; fix the path/,
-  },
-
   // Pid file paths: exit 73.
   {
     what: 'pid file directory missing',
@@ -341,21 +263,6 @@ const cases: Case[] = [
     line: /unknown group "no-such-group-forkd" \(.*\); create it or choose another --group$/,
   },
 
-  // The address.
-  {
-    what: 'address in use',
-    setUp: async (d) => {
-      const blocker = createServer();
-      await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
-      const port = (blocker.address() as AddressInfo).port;
-      setTimeout(() => blocker.close(), 20_000).unref();
-      writeFileSync(join(d, 'c.toml'), ''); // a config file: no "using the defaults" line first
-      return { args: ['--listen', `127.0.0.1:${port}`, '-p', join(d, 'pid'), '-c', join(d, 'c.toml')] };
-    },
-    code: 69,
-    line: /cannot bind 127\.0\.0\.1:\d+: address in use; stop the other server or choose another --listen$/,
-  },
-
   // Environment.
   // A missing TMPDIR or RUNTIME_DIRECTORY is no longer an error: the executable then loads its
   // addon from the next place (src/daemon/native.ts); test/executable.ts fails every place.
@@ -389,39 +296,4 @@ const cases: Case[] = [
   },
 ];
 
-/** Every path under dir, to see that a failed start added nothing. */
-function listing(dir: string): string[] {
-  return readdirSync(dir, { recursive: true, encoding: 'utf8' }).sort();
-}
-
-for (const launcher of launchers()) {
-  t.test(`${launcher.name}: ${cases.length} kinds of bad input`, async (t) => {
-    const applicable = cases.filter((c) => !c.seaOnly || launcher === singleExecutable);
-    t.comment(`${applicable.length} cases`);
-    for (const c of applicable) {
-      t.test(c.what, async (t) => {
-        const dir = tempDir(t);
-        const { args, env, limit } = await c.setUp(dir);
-        const before = listing(dir);
-        const argv = launcher.cmd.concat(args);
-        const r = limit
-          ? await run(['sh', '-c', `${limit} && exec "$@"`, 'sh', ...argv], { env, cwd: dir })
-          : await run(argv, { env, cwd: dir });
-        const lines = r.err.split('\n').slice(0, -1);
-        t.equal(r.code, c.code, `exit ${c.code}`);
-        t.match(lines[0] ?? '', c.line, 'the first line names the problem and the fix');
-        t.ok(lines[0]?.startsWith(`${name}: `), 'from the daemon, by name');
-        // A failure inside the daemon is followed by the parent's own closing line only.
-        const rest = lines.slice(1);
-        t.ok(
-          rest.length === 0 || (rest.length === 1 && rest[0] === `${name}: exited with code ${c.code} during start-up`),
-          `one line, and at most the parent's closing line (got ${JSON.stringify(r.err.slice(0, 400))})`,
-        );
-        t.notOk(r.err.includes('\u001b'), 'no raw terminal escape');
-        t.equal(r.stdout, '', 'nothing on stdout');
-        t.same(processesMentioning(dir), [], 'no process left');
-        t.same(listing(dir), before, 'no file left');
-      });
-    }
-  });
-}
+for (const launcher of launchers()) checkBadInput(launcher, cases);

@@ -1,7 +1,10 @@
-// The command line: help, version, usage errors, docs that match the code, a lean parent path.
+// The command line: help, version, usage errors, docs that match the code, a lean parent path;
+// against the runtime's test daemon (test/lib/launchers). The sample's --check-config: test/server/.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
+import { helpText, optionSpecs, options, parseCommandLine } from '../src/cli';
+import { type Identity, identity } from '../src/identity';
 import { name, version } from './lib/identity';
 import { devBuild } from './lib/launchers';
 import { root, run, spawnClean, tempDir, waitFor } from './lib/proc';
@@ -81,10 +84,10 @@ t.test('the development build refuses a Node other than the pinned one: 64 and t
   );
 });
 
-t.test('--check-config: 0 and what was checked, or 78 and the error; it starts nothing', async (t) => {
+t.test('--check-config: 0 and what the server checked, or its error and exit 78; it starts nothing', async (t) => {
   const dir = tempDir(t);
-  const good = join(dir, 'good.toml');
-  const bad = join(dir, 'bad.toml');
+  const good = join(dir, 'good.conf');
+  const bad = join(dir, 'bad.conf');
   writeFileSync(good, 'greeting = "hi"\n');
   writeFileSync(bad, 'greeting = hi\n');
   let r = await run(daemon('--check-config', '-c', good, '--listen', '127.0.0.1:1'));
@@ -92,12 +95,30 @@ t.test('--check-config: 0 and what was checked, or 78 and the error; it starts n
   t.equal(r.stdout, `${name}: config ${good} is valid (listen 127.0.0.1:1)\n`);
   t.equal(r.err, '');
   r = await run(daemon('-t', '-c', bad, '--pidfile', join(dir, 'pid')));
-  t.equal(r.code, 78, 'a TOML error: 78');
-  t.equal(r.err, `${name}: config ${bad}:1:12: invalid value; fix the TOML syntax\n`);
+  t.equal(r.code, 78, "the server's DaemonError: its exit code");
+  t.equal(r.err, `${name}: config ${bad}:1: expected key = "string"\n`);
   t.equal(r.stdout, '');
-  r = await run(daemon('-t', '-c', join(dir, 'absent.toml')));
+  r = await run(daemon('-t', '-c', join(dir, 'absent.conf')));
   t.equal(r.code, 78, 'a config file named but absent: 78');
   t.notOk(existsSync(join(dir, 'pid')), 'no pid file: nothing was started');
+});
+
+t.test('a daemon that does not listen (no forkd.listen) has no --listen', async (t) => {
+  // Both shapes, whichever this project has.
+  const listening: Identity = { ...identity, listen: identity.listen ?? '127.0.0.1:8080' };
+  const worker: Identity = { ...identity };
+  delete worker.listen;
+  t.notMatch(helpText(worker), '--listen');
+  t.match(helpText(listening), '--listen');
+  t.same(
+    options(worker).map((o) => o.name),
+    optionSpecs.filter((o) => o.name !== 'listen').map((o) => o.name),
+  );
+  t.throws(() => parseCommandLine(['--listen', '127.0.0.1:1'], worker), {
+    message: `Unknown option '--listen'; see "${name} --help"`,
+    exitCode: 64,
+  });
+  t.match(parseCommandLine(['-f'], worker), { kind: 'run', options: { listen: undefined } });
 });
 
 t.test('bad usage: one line naming the problem and where to look, exit 64, nothing started', async (t) => {
@@ -161,7 +182,7 @@ t.test('the starting parent loads neither the server nor its libraries before it
   const lines = readFileSync(trace, 'utf8').split('\n');
   const parentPid = Number(lines[0].split(' ')[0]);
   const by = (pid: number) => lines.filter((l) => l.startsWith(`${pid} `));
-  const heavy = /dist\/server\/|node_modules\/smol-toml/;
+  const heavy = /fixtures\/daemon\/server\.js/;
   t.same(
     by(parentPid).filter((l) => heavy.test(l)),
     [],
@@ -178,12 +199,12 @@ t.test('the starting parent loads neither the server nor its libraries before it
     .filter((m) => m !== undefined);
   const own = join(root, 'dist');
   const allowed = (m: string) =>
-    [join(own, 'main.js'), join(own, 'cli.js'), join(own, 'identity.js')].includes(m) ||
+    [devBuild.cmd[1], join(own, 'runtime.js'), join(own, 'cli.js'), join(own, 'identity.js')].includes(m) ||
     m.startsWith(join(own, 'daemon/'));
   t.ok(modules.length > 0, `the parent opened ${modules.length} JavaScript files`);
   t.same(
     modules.filter((m) => !allowed(m)),
     [],
-    "all of them the runtime's own: dist/main.js, cli.js, identity.js, daemon/",
+    "all of them the runtime's own: the entry, dist/runtime.js, cli.js, identity.js, daemon/",
   );
 });

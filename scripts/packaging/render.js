@@ -5,14 +5,14 @@ const rfc2822 = (epoch) => new Date(epoch * 1000).toUTCString().replace('GMT', '
 
 function serviceUnit(id) {
   return `# ${id.name}.service: rendered from package.json by scripts/packaging; see ${id.name}(8).
-# Options: ${id.defaults} (${id.optsVar}). Socket activation instead of binding: ${id.name}.socket.
+# Options: ${id.defaults} (${id.optsVar}).${id.listen ? ` Socket activation instead of binding: ${id.name}.socket.` : ''}
 [Unit]
 Description=${id.summary}
 Documentation=man:${id.name}(8)
 After=network.target
 
 [Service]
-# The daemon says READY=1 once it listens (sd_notify, no libsystemd), STOPPING=1 on stop.
+# The daemon says READY=1 once it ${id.listen ? 'listens' : 'is ready'} (sd_notify, no libsystemd), STOPPING=1 on stop.
 Type=notify
 EnvironmentFile=-${id.defaults}
 ExecStart=/usr/sbin/${id.name} --foreground --config ${id.config} --pidfile ${id.pidfile} $${id.optsVar}
@@ -64,9 +64,13 @@ RestrictSUIDSGID=yes
 LockPersonality=yes
 RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6
 SystemCallArchitectures=native
-# No capabilities: to serve a port below 1024, use ${id.name}.socket, or add
+${
+  id.listen
+    ? `# No capabilities: to serve a port below 1024, use ${id.name}.socket, or add
 # AmbientCapabilities=CAP_NET_BIND_SERVICE and CapabilityBoundingSet=CAP_NET_BIND_SERVICE.
-CapabilityBoundingSet=
+`
+    : '# No capabilities.\n'
+}CapabilityBoundingSet=
 
 [Install]
 WantedBy=multi-user.target
@@ -205,7 +209,7 @@ ${lines}`;
 
 function defaults(id) {
   return `# Extra command-line options for ${id.name}, read by ${id.name}.service and /etc/init.d/${id.name}.
-# See ${id.name}(8). Example: ${id.optsVar}="--listen 127.0.0.1:8081"
+# See ${id.name}(8). Example: ${id.optsVar}="${id.listen ? '--listen 127.0.0.1:8081' : '--ready-timeout 60'}"
 ${id.optsVar}=""
 `;
 }
@@ -240,7 +244,8 @@ function roff(s) {
 
 function manPage(id, cli, identity, settings) {
   const date = new Date(id.epoch * 1000).toISOString().slice(0, 10);
-  const options = cli.optionSpecs
+  const options = cli
+    .options(identity)
     .map((o) => {
       const flag = `${o.short ? `\\fB\\-${o.short}\\fR, ` : ''}\\fB\\-\\-${o.name}\\fR${o.value ? ` \\fI${o.value}\\fR` : ''}`;
       return `.TP\n${flag}\n${roff(o.help(identity))}`;
@@ -259,7 +264,7 @@ ${id.name} \\- ${roff(id.summary)}
 .br
 \\fB${id.name}\\fR \\fBstop\\fR|\\fBstatus\\fR|\\fBreload\\fR [\\fB\\-\\-pidfile\\fR \\fIFILE\\fR]
 .br
-\\fB${id.name}\\fR \\fB\\-\\-check\\-config\\fR [\\fB\\-\\-config\\fR \\fIFILE\\fR] [\\fB\\-\\-listen\\fR \\fIHOST:PORT\\fR]
+\\fB${id.name}\\fR \\fB\\-\\-check\\-config\\fR [\\fB\\-\\-config\\fR \\fIFILE\\fR]${id.listen ? ' [\\fB\\-\\-listen\\fR \\fIHOST:PORT\\fR]' : ''}
 .SH DESCRIPTION
 ${
   id.longDescription
@@ -285,7 +290,7 @@ ${configuration}
 .SH SIGNALS
 .TP
 \\fBSIGTERM\\fR, \\fBSIGINT\\fR
-Graceful stop: no new connections; requests already sent are answered; exit 0 within ${id.stopTimeoutS} s.
+${id.listen ? `Graceful stop: no new connections; requests already sent are answered; exit 0 within ${id.stopTimeoutS} s.` : `Graceful stop: the work in hand is finished; exit 0 within ${id.stopTimeoutS} s.`}
 .TP
 \\fBSIGHUP\\fR
 Reload: reopen the \\fB\\-\\-log\\fR file and re\\-read the configuration file.
@@ -310,7 +315,7 @@ log file when started by /etc/init.d/${id.name} (rotated by /etc/logrotate.d/${i
 .SH ENVIRONMENT
 \\fBNODE_OPTIONS\\fR is ignored, and other \\fBNODE_*\\fR variables except
 \\fBNODE_EXTRA_CA_CERTS\\fR are removed. \\fBNOTIFY_SOCKET\\fR, \\fBWATCHDOG_USEC\\fR,
-\\fBLISTEN_FDS\\fR and \\fBJOURNAL_STREAM\\fR are honoured as systemd sets them.
+${id.listen ? '\\fBLISTEN_FDS\\fR ' : ''}and \\fBJOURNAL_STREAM\\fR are honoured as systemd sets them.
 The native addon is loaded from \\fI/usr/lib/${id.name}/forkd.node\\fR, else through an unnamed
 file in \\fBRUNTIME_DIRECTORY\\fR, \\fBTMPDIR\\fR (default \\fI/tmp\\fR) or \\fI/dev/shm\\fR, whichever
 allows code to run.
@@ -395,7 +400,7 @@ fi`;
  * on purge. Each one is safe to run twice.
  */
 function debScripts(id) {
-  const units = `'${id.name}.service' '${id.name}.socket'`;
+  const units = id.listen ? `'${id.name}.service' '${id.name}.socket'` : `'${id.name}.service'`;
   const configureLike =
     '[ "$1" = "configure" ] || [ "$1" = "abort-upgrade" ] || [ "$1" = "abort-deconfigure" ] || [ "$1" = "abort-remove" ]';
   const postinst = `if [ "$1" = "configure" ]; then
@@ -404,22 +409,25 @@ fi
 
 if ${configureLike} ; then
 	deb-systemd-helper unmask '${id.name}.service' >/dev/null || true
-	# postrm masks both units on remove: unmask the socket too, or it stays masked after
+${
+  id.listen
+    ? `	# postrm masks both units on remove: unmask the socket too, or it stays masked after
 	# dpkg -r then dpkg -i.
 	deb-systemd-helper unmask '${id.name}.socket' >/dev/null || true
-	# was-enabled is true for a new installation, so it is enabled then.
+`
+    : ''
+}	# was-enabled is true for a new installation, so it is enabled then.
 	if deb-systemd-helper --quiet was-enabled '${id.name}.service'; then
 		deb-systemd-helper enable '${id.name}.service' >/dev/null || true
 	else
 		deb-systemd-helper update-state '${id.name}.service' >/dev/null || true
 	fi
-	deb-systemd-helper update-state '${id.name}.socket' >/dev/null || true
-fi
+${id.listen ? `	deb-systemd-helper update-state '${id.name}.socket' >/dev/null || true\n` : ''}fi
 
 if ${configureLike} ; then
 	if [ -d /run/systemd/system ]; then
 		systemctl --system daemon-reload >/dev/null || true
-		# Upgrade: restart it if it runs (enabled, or started by ${id.name}.socket). Then start it
+		# Upgrade: restart it if it runs (enabled${id.listen ? `, or started by ${id.name}.socket` : ''}). Then start it
 		# if enabled: a new installation, or one after dpkg -r, where $2 is set but nothing runs.
 		if [ -n "$2" ]; then deb-systemd-invoke try-restart '${id.name}.service' >/dev/null || true; fi
 		deb-systemd-invoke start '${id.name}.service' >/dev/null || true
@@ -481,7 +489,7 @@ elif [ "$1" -eq 1 ] && [ -x /etc/init.d/${id.name} ]; then
 fi`,
     preun: `if [ "$1" -eq 0 ]; then
 	if [ -d /run/systemd/system ]; then
-		systemctl --no-reload disable --now ${svc} ${id.name}.socket >/dev/null 2>&1 || true
+		systemctl --no-reload disable --now ${svc}${id.listen ? ` ${id.name}.socket` : ''} >/dev/null 2>&1 || true
 	elif [ -x /etc/init.d/${id.name} ]; then
 		/etc/init.d/${id.name} stop || true
 	fi
@@ -510,7 +518,9 @@ function longDescription(id) {
       `${id.name} is a Linux daemon written in TypeScript with forkd and shipped as one`,
       'executable. Started by hand it forks at once, shows its start-up messages and',
       'returns only once it serves; under systemd it runs in the foreground and',
-      'notifies readiness (Type=notify), and it supports socket activation.',
+      id.listen
+        ? 'notifies readiness (Type=notify), and it supports socket activation.'
+        : 'notifies readiness (Type=notify).',
     ];
   return id.longDescription.split(/\n\s*\n/).flatMap((paragraph, i) => {
     const lines = i > 0 ? [''] : [];

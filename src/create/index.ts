@@ -25,6 +25,8 @@ import {
   render,
   self,
   step,
+  type Template,
+  templates,
   writeProject,
 } from './project';
 
@@ -43,6 +45,12 @@ const options = {
     value: 'TEXT',
     help: 'one-line summary, used by the package, the unit and the man page',
   },
+  template: {
+    type: 'string',
+    value: 'http|worker',
+    help: 'the server to start from: an HTTP service (default), or a worker with no socket',
+  },
+  port: { type: 'string', value: 'N', help: 'http: the port it serves on, 1-65535 (default: 8080, on 127.0.0.1)' },
   yes: { type: 'boolean', short: 'y', help: 'accept the defaults and ask nothing' },
   overwrite: {
     type: 'boolean',
@@ -68,7 +76,7 @@ const options = {
 const exitCodes: [number, string][] = [
   [EX.OK, 'the project is written (and installed and committed, unless told not to), or updated'],
   [UPDATE_CONFLICT, '--update: updated, with conflicts left to resolve (each is listed; files hold <<<<<<< markers)'],
-  [EX.USAGE, 'bad command line, name or description: nothing was written'],
+  [EX.USAGE, 'bad command line, name, description, --template or --port: nothing was written'],
   [EX.UNAVAILABLE, 'the project is written, but the install or git step failed: run it yourself'],
   [EX.SOFTWARE, 'internal error: this create-forkd-app package is broken (please report it)'],
   [
@@ -159,6 +167,24 @@ interface Answers {
   dir: string;
   name: string;
   description: string;
+  template: Template;
+  /** http only. */
+  port?: number;
+}
+
+/** --template: http or worker. */
+function templateOf(value: string): Template {
+  if (Object.hasOwn(templates, value)) return value as Template;
+  throw new Failure(
+    `--template ${JSON.stringify(value)} is not a template: ${Object.keys(templates).join(' or ')}; see --help`,
+    EX.USAGE,
+  );
+}
+
+/** Every reason `text` is not a port to serve on: a decimal 1 to 65535. */
+function portProblems(text: string): string[] {
+  const n = Number(text);
+  return /^\d{1,5}$/.test(text) && n >= 1 && n <= 65_535 ? [] : ['is not a port number from 1 to 65535'];
 }
 
 async function ask(given: Partial<Answers>, interactive: boolean): Promise<Answers> {
@@ -192,14 +218,31 @@ async function ask(given: Partial<Answers>, interactive: boolean): Promise<Answe
   if (np.length)
     throw invalid('name', name, np, given.name === undefined ? `${fix} (it defaults to the directory's name)` : fix);
 
-  const fallback = 'Small HTTP service made with forkd';
+  let template = given.template;
+  if (template === undefined && interactive) {
+    const v = await prompts.select({
+      message: 'Server',
+      options: Object.entries(templates).map(([value, hint]) => ({ value: value as Template, label: value, hint })),
+      initialValue: 'http' as Template,
+    });
+    if (prompts.isCancel(v)) throw cancelled();
+    template = v;
+  }
+  template ??= 'http';
+  if (template !== 'http' && given.port !== undefined)
+    throw new Failure(`--port is for --template http: a ${template} does not listen; leave it out`, EX.USAGE);
+  let port = given.port;
+  if (template === 'http' && port === undefined && interactive)
+    port = Number(await text('Port to serve on (127.0.0.1)', '8080', portProblems));
+
+  const fallback = template === 'http' ? 'Small HTTP service made with forkd' : 'Small worker made with forkd';
   let description = given.description;
   if (description === undefined && interactive)
     description = await text('One-line description', fallback, (v) => descriptionProblems(v, name));
   description ??= fallback;
   const dp = descriptionProblems(description, name);
   if (dp.length) throw invalid('description', description, dp, 'change --description');
-  return { dir, name, description };
+  return { dir, name, description, template, port };
 }
 
 /** The command line, or a Failure that names what is wrong with it. */
@@ -259,7 +302,18 @@ async function main(argv: string[]): Promise<number> {
     );
 
   const interactive = Boolean(process.stdin.isTTY) && !process.env.CI && !values.yes;
-  const a = await ask({ dir: positionals[0], name: values.name, description: values.description }, interactive);
+  if (values.port !== undefined && portProblems(values.port).length)
+    throw invalid('--port', values.port, portProblems(values.port), 'see --help');
+  const a = await ask(
+    {
+      dir: positionals[0],
+      name: values.name,
+      description: values.description,
+      template: values.template === undefined ? undefined : templateOf(values.template),
+      port: values.port === undefined ? undefined : Number(values.port),
+    },
+    interactive,
+  );
   const dir = resolve(a.dir);
   const shown = relative(process.cwd(), dir) || '.';
 
@@ -271,14 +325,16 @@ async function main(argv: string[]): Promise<number> {
     name: a.name,
     description: a.description,
     maintainer: user ?? `${a.name} maintainers <${a.name}@example.org>`,
+    listen: a.port ? `127.0.0.1:${a.port}` : undefined,
+    serves: a.template === 'http' ? undefined : 'doing a round of work every 60 s',
   });
-  const rendered = render(vars);
+  const rendered = render(vars, a.template);
   const theirJson = existing(dir, 'package.json');
   const merged = mergePackageJson(
     rendered['package.json'],
     theirJson.kind === 'file' ? theirJson.content.toString() : undefined,
   );
-  const files = projectFiles({ ...rendered, 'package.json': merged.text });
+  const files = projectFiles({ ...rendered, 'package.json': merged.text }, a.template);
   const { replace, blocked, others } = plan(dir, files);
   if (blocked.length)
     throw new Failure(
@@ -318,6 +374,9 @@ async function main(argv: string[]): Promise<number> {
       if (prompts.isCancel(ok) || !ok) throw new Failure('cancelled; nothing was written', EX.CANCELLED);
     }
   }
+
+  // The prompts' closing line.
+  if (interactive) prompts.outro(`Writing ${a.name} (${a.template}) into ${shown}`);
 
   // From here on, Ctrl-C undoes what we wrote: the whole tree if we created the directory.
   let created: string | undefined;
@@ -389,7 +448,7 @@ async function main(argv: string[]): Promise<number> {
     [shown !== '.' && `cd ${shown}`],
     [(values.install === false || failed.length > 0) && `${pm} install`],
     [run('build'), `the native addon, dist/ and out/${a.name}`],
-    ['npm start', `serves on ${vars.listen} in the foreground; Ctrl-C stops it`],
+    ['npm start', `${vars.serves} in the foreground; Ctrl-C stops it`],
     [run('test')],
     [
       run('package'),

@@ -93,16 +93,33 @@ export interface ProjectFile {
   mode: number;
 }
 
-/** Every file of the new project: this package's files minus the generator, plus template/'s. */
-export function projectFiles(rendered: Record<string, string>): ProjectFile[] {
+/** The shapes of server a project can start from: the sample in src/server/, or template/worker/. */
+export const templates = {
+  http: 'an HTTP service (the sample in src/server/)',
+  worker: 'a worker with no socket: a round of work every interval',
+} as const;
+export type Template = keyof typeof templates;
+
+/** The sample's paths, which a template other than http replaces with its own. */
+const samplePaths = ['src/server', 'test/server'];
+
+/**
+ * Every file of the new project: this package's files minus the generator, plus template/'s; for
+ * a template other than http, template/<name>/ in place of the sample's paths.
+ */
+export function projectFiles(rendered: Record<string, string>, template: Template = 'http'): ProjectFile[] {
   const files = new Map<string, ProjectFile>();
-  const walk = (path: string): void => {
+  const walk = (path: string, from = path): void => {
     if (generatorOnly.includes(path)) return;
-    const st = statSync(join(root, path));
-    if (st.isDirectory()) for (const e of readdirSync(join(root, path))) walk(`${path}/${e}`);
-    else files.set(path, { path, content: readFileSync(join(root, path)), mode: st.mode & 0o777 });
+    if (template !== 'http' && from === path && samplePaths.includes(path)) return;
+    const st = statSync(join(root, from));
+    if (st.isDirectory()) for (const e of readdirSync(join(root, from))) walk(`${path}/${e}`, `${from}/${e}`);
+    else files.set(path, { path, content: readFileSync(join(root, from)), mode: st.mode & 0o777 });
   };
-  self.files.forEach(walk);
+  for (const p of self.files) walk(p);
+  if (template !== 'http')
+    for (const p of samplePaths)
+      if (existsSync(join(root, 'template', template, p))) walk(p, `template/${template}/${p}`);
   for (const [path, text] of Object.entries(rendered))
     files.set(path, { path, content: Buffer.from(text), mode: 0o644 });
   return [...files.values()].sort((a, b) => a.path.localeCompare(b.path));
@@ -280,8 +297,8 @@ export function fill(text: string, vars: Record<string, string>): string {
 }
 
 /** Every file of the project this version makes for p, as render() and projectFiles() make them. */
-export function renderProject(p: Parameters<typeof projectVars>[0]): ProjectFile[] {
-  return projectFiles(render(projectVars(p)));
+export function renderProject(p: Parameters<typeof projectVars>[0], shape: Template = 'http'): ProjectFile[] {
+  return projectFiles(render(projectVars(p), shape));
 }
 
 /** The variable in /etc/default/NAME that holds extra options, named by the packaging scripts. */
@@ -290,30 +307,39 @@ export const { optsVar } = require('../../scripts/packaging/describe') as { opts
 /**
  * What template/ is filled with for a project made by this version of the generator: its name,
  * description and maintainer, the packaging's options variable, the listen address (the
- * project's, else the reference's) and this version as the generator.
+ * project's, else the reference's), what it does when run (the README's first lines) and this
+ * version as the generator.
  */
 export function projectVars(p: {
   name: string;
   description: string;
   maintainer: string;
   listen?: string;
+  serves?: string;
 }): Record<string, string> {
+  const listen = p.listen ?? self.forkd.listen;
   return {
     name: p.name,
     description: p.description,
     maintainer: p.maintainer,
     optsVar: optsVar(p.name),
-    listen: p.listen ?? self.forkd.listen,
+    listen,
     generator: self.version,
+    serves: p.serves ?? `serving on ${listen}`,
   };
 }
 
-/** The files that template/ makes for the new project, by their path there. */
-export function render(vars: Record<string, string>): Record<string, string> {
+/**
+ * The files that template/ makes for the new project, by their path there. A project whose
+ * server does not listen has no forkd.listen (so no --listen and no .socket unit).
+ */
+export function render(vars: Record<string, string>, shape: Template = 'http'): Record<string, string> {
   const template = (file: string) => readFileSync(join(root, 'template', file), 'utf8');
   const base = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as Json;
+  const pkg = overlay(base, JSON.parse(template('package.json')) as Json, vars) as { forkd: { listen?: string } };
+  if (shape !== 'http') delete pkg.forkd.listen;
   return {
-    'package.json': `${JSON.stringify(overlay(base, JSON.parse(template('package.json')) as Json, vars), null, 2)}\n`,
+    'package.json': `${JSON.stringify(pkg, null, 2)}\n`,
     'README.md': fill(template('README.md'), vars),
     '.gitignore': template('_gitignore'),
   };

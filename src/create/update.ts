@@ -112,6 +112,8 @@ export async function update(a: UpdateArgs): Promise<number> {
       description: forkd.description,
       maintainer: forkd.maintainer,
       listen: typeof forkd.listen === 'string' ? forkd.listen : undefined,
+      // Only the README uses it, and the README is the user's.
+      serves: typeof forkd.listen === 'string' ? undefined : 'doing its work',
     });
     const spec = a.from ?? `create-forkd-app@${recorded}`;
     const base = readTree(recreate(spec, recorded, forkd, tmp));
@@ -125,6 +127,18 @@ export async function update(a: UpdateArgs): Promise<number> {
         EX.USAGE,
       );
     const next = new Map(made.map((f) => [f.path, f]));
+    // A path the new version makes the user's (test/server/, the sample's tests, since 0.3.0)
+    // becomes the user's here too: recorded in forkd.userPaths, and never written.
+    const listed = (pkgText: string | undefined) => {
+      const f = (JSON.parse(pkgText ?? '{}') as { forkd?: { userPaths?: unknown } }).forkd?.userPaths;
+      return Array.isArray(f) ? (f as string[]) : defaultUserPaths;
+    };
+    const baseUser = listed(base.get('package.json')?.toString());
+    const clean = (p: string) => p.replace(/\/+$/, '');
+    const newlyUser = listed(next.get('package.json')?.content.toString()).filter(
+      (p) => !baseUser.map(clean).includes(clean(p)) && !userPaths.includes(clean(p)),
+    );
+    userPaths.push(...newlyUser.map(clean));
     const isUser = (p: string) => userPaths.some((u) => p === u || p.startsWith(`${u}/`));
 
     const steps: Step[] = [];
@@ -140,6 +154,11 @@ export async function update(a: UpdateArgs): Promise<number> {
       JSON.parse(base.get('package.json')?.toString() ?? '{}') as JsonObject,
       JSON.parse(next.get('package.json')!.content.toString()) as JsonObject,
     );
+    if (newlyUser.length) {
+      const forkdOut = pkg.merged.forkd as Forkd;
+      forkdOut.userPaths = [...(forkd.userPaths ?? defaultUserPaths), ...newlyUser];
+      pkg.changes.push(`forkd.userPaths (${newlyUser.join(', ')}: yours from now on)`);
+    }
     const conflicts = steps.filter((s) => s.change === 'conflict').length + pkg.conflicts.length;
 
     const verb = a.dryRun ? 'would ' : '';

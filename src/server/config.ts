@@ -18,7 +18,8 @@ export interface ServerConfig {
 export const settings = [
   {
     key: 'listen',
-    default: identity.listen,
+    // forkd.listen in package.json: the generator's --port sets it.
+    default: identity.listen ?? '127.0.0.1:8080',
     help: 'HOST:PORT to serve on ([::1]:8080 for IPv6). A change takes a restart.',
   },
   {

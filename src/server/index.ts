@@ -10,16 +10,12 @@ import {
   type ListenFd,
   parseAddress,
   reason,
+  type ServerOptions,
 } from '../daemon';
 import { loadConfig, type ServerConfig } from './config';
 
-export interface ServerOptions {
-  configPath: string;
-  /** The user named the config file: it must exist. */
-  configRequired: boolean;
-  /** --listen, overriding the config's listen. */
-  listen?: string;
-}
+// The contract (ARCHITECTURE.md §5): startServer, checkConfig and the config file's settings.
+export { settings } from './config';
 
 /** A connection closes once idle this long while stopping (a busy one closes after its response). */
 const idleCloseMs = 250;

@@ -81,6 +81,14 @@ t.test('bad descriptions and usage: one line, exit 64, nothing written', async (
     [['--bogus'], /unknown option --bogus; see --help/],
     [['--name'], /--name needs a value \(write --name=VALUE for one that starts with '-'\)/],
     [['other'], /one project directory, not 2 \(acme other\)/],
+    [['--template', 'cli'], /^create-forkd-app: --template "cli" is not a template: http or worker; see --help$/m],
+    [['--port', '0'], /^create-forkd-app: --port "0" is not a port number from 1 to 65535; see --help$/m],
+    [['--port', '65536'], /--port "65536" is not a port number from 1 to 65535/],
+    [['--port', '0x50'], /--port "0x50" is not a port number from 1 to 65535/],
+    [
+      ['--port', '8081', '--template', 'worker'],
+      /--port is for --template http: a worker does not listen; leave it out$/m,
+    ],
   ];
   for (const [args, why] of cases) {
     const r = await create(['acme', '--name', 'acmed', '--yes', ...args], { cwd: dir });
@@ -92,6 +100,33 @@ t.test('bad descriptions and usage: one line, exit 64, nothing written', async (
   t.equal(none.code, 64);
   t.match(none.err, 'no project directory: name one, as in "npm create forkd-app my-daemon"');
   t.same(readdirSync(dir), [], 'nothing was written');
+});
+
+t.test('--port and --template worker: the listen address, or a worker in place of the sample', async (t) => {
+  const dir = tempDir(t);
+  let r = await create(['web', '--name', 'webd', '--port', '9090', '--yes', '--no-install', '--no-git'], { cwd: dir });
+  t.equal(r.code, 0, r.err);
+  t.equal(JSON.parse(readFileSync(join(dir, 'web', 'package.json'), 'utf8')).forkd.listen, '127.0.0.1:9090');
+  t.match(r.stdout, 'serving on 127.0.0.1:9090 in the foreground; Ctrl-C stops it');
+  t.match(readFileSync(join(dir, 'web', 'README.md'), 'utf8'), 'in the foreground, serving on 127.0.0.1:9090');
+
+  r = await create(['work', '--name', 'workd', '--template', 'worker', '--yes', '--no-install', '--no-git'], {
+    cwd: dir,
+  });
+  t.equal(r.code, 0, r.err);
+  const work = join(dir, 'work');
+  const forkd = JSON.parse(readFileSync(join(work, 'package.json'), 'utf8')).forkd;
+  t.notOk('listen' in forkd, 'no forkd.listen: no --listen, no .socket unit');
+  t.same(forkd.userPaths, ['src/server/', 'test/server/', 'README.md']);
+  const sample = (d: string) => tree(d).filter((f) => /^(src|test)\/server\//.test(f));
+  t.same(sample(work), sample(join(root, 'template', 'worker')), "the worker's server and tests, not the sample's");
+  for (const f of sample(work))
+    t.ok(
+      readFileSync(join(work, f)).equals(readFileSync(join(root, 'template', 'worker', f))),
+      `${f} as in template/worker`,
+    );
+  t.ok(existsSync(join(work, 'test', 'lifecycle.ts')), "the runtime's tests as they are");
+  t.match(r.stdout, 'doing a round of work every 60 s in the foreground; Ctrl-C stops it');
 });
 
 /** Every file below dir (node_modules and .git included) with its bytes: a tree's exact state. */
@@ -270,7 +305,7 @@ t.test('the project: this package minus the generator, with the identity in pack
     pidfile: '/run/acmed/acmed.pid',
     maintainer,
     generator: ours.version,
-    userPaths: ['src/server/', 'README.md'],
+    userPaths: ['src/server/', 'test/server/', 'README.md'],
   });
   t.match(theirs, { name: 'acmed', version: '0.1.0', description: 'Greeting service for Acme', private: true });
   t.notOk('bin' in theirs || 'files' in theirs || 'prepack' in theirs.scripts, 'no bin, files or prepack');

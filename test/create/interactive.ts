@@ -1,7 +1,7 @@
 // create-forkd-app at a real terminal (tmux): the prompts, and Ctrl-C at a prompt and mid-install.
 import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { tempDir, waitFor } from '../lib/proc';
 import { tmuxServer } from '../lib/tmux';
 import { create, generator, gitIdentity, tree } from './lib';
@@ -56,6 +56,13 @@ function processesIn(dir: string): number[] {
     .map(Number);
 }
 
+/** The project the prompts wrote (a) is the one the flags wrote (b): the same files, byte for byte. */
+function sameProject(t: Test, a: string, b: string): void {
+  t.same(tree(a), tree(b), 'the same files');
+  const differ = tree(a).filter((f) => !readFileSync(join(a, f)).equals(readFileSync(join(b, f))));
+  t.same(differ, [], 'with the same contents');
+}
+
 t.test('the prompts accept answers and give the same project as the flags', async (t) => {
   const dir = tempDir(t);
   const env = gitIdentity(dir);
@@ -67,6 +74,16 @@ t.test('the prompts accept answers and give the same project as the flags', asyn
   t.match(term.screen(), 'by-prompts', 'the directory is offered as the name');
   term.type('acmed');
   term.key('Enter');
+  await term.see('Server');
+  t.match(term.screen(), /http[\s\S]*worker/, 'the shapes are offered');
+  term.key('Enter');
+  await term.see('Port to serve on');
+  term.type('80800');
+  term.key('Enter');
+  await term.see('is not a port number from 1 to 65535');
+  for (let i = 0; i < 5; i++) term.key('BSpace');
+  term.type('9090');
+  term.key('Enter');
   await term.see('One-line description');
   // Rejected answers are explained at the prompt, which waits for a better one.
   term.type('The Acme daemon.');
@@ -76,17 +93,52 @@ t.test('the prompts accept answers and give the same project as the flags', asyn
   term.type('Greeting service for Acme');
   term.key('Enter');
   t.equal(await term.exit(), 0, term.screen());
+  t.match(term.screen(), 'Writing acmed (http) into by-prompts', 'the prompts end with a closing line');
   t.match(term.screen(), 'Wrote acmed into by-prompts');
+  t.match(
+    term.screen(),
+    /cd by-prompts[\s\S]*npm run build[\s\S]*npm test[\s\S]*npm run package/,
+    'and the next steps',
+  );
 
   const flags = await create(
-    ['by-flags', '--name', 'acmed', '--description', 'Greeting service for Acme', '--yes', '--no-install', '--no-git'],
+    [
+      'by-flags',
+      '--name',
+      'acmed',
+      '--description',
+      'Greeting service for Acme',
+      '--port',
+      '9090',
+      '--yes',
+      '--no-install',
+      '--no-git',
+    ],
     { cwd: dir, env },
   );
   t.equal(flags.code, 0, flags.err);
-  const [a, b] = [join(dir, 'by-prompts'), join(dir, 'by-flags')];
-  t.same(tree(a), tree(b), 'the same files');
-  const differ = tree(a).filter((f) => !readFileSync(join(a, f)).equals(readFileSync(join(b, f))));
-  t.same(differ, [], 'with the same contents');
+  sameProject(t, join(dir, 'by-prompts'), join(dir, 'by-flags'));
+  t.equal(JSON.parse(readFileSync(join(dir, 'by-prompts', 'package.json'), 'utf8')).forkd.listen, '127.0.0.1:9090');
+});
+
+t.test('the worker at the prompt: no port asked, the same project as --template worker', async (t) => {
+  const dir = tempDir(t);
+  const env = gitIdentity(dir);
+  const term = terminal(t, dir, ['by-prompts', '--name', 'workd', '--no-install', '--no-git'], env);
+  await term.see('Server');
+  term.key('Down');
+  term.key('Enter');
+  await term.see('One-line description');
+  t.notMatch(term.screen(), 'Port', 'a worker has no port');
+  term.key('Enter');
+  t.equal(await term.exit(), 0, term.screen());
+  t.match(term.screen(), 'Writing workd (worker) into by-prompts');
+  const flags = await create(['by-flags', '--name', 'workd', '--template', 'worker', '--no-install', '--no-git'], {
+    cwd: dir,
+    env,
+  });
+  t.equal(flags.code, 0, flags.err);
+  sameProject(t, join(dir, 'by-prompts'), join(dir, 'by-flags'));
 });
 
 t.test(
@@ -103,6 +155,10 @@ t.test(
       'acmed',
       '--description',
       'Greeting service for Acme',
+      '--template',
+      'http',
+      '--port',
+      '8080',
       '--no-install',
       '--no-git',
       '--overwrite',

@@ -81,7 +81,7 @@ t.test('a new project records the version that made it and the paths that are th
   const { forkd, version } = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
   const v1 = /create-forkd-app-(.*)\.tgz$/.exec(versions.v1)![1];
   t.equal(forkd.generator, v1, `forkd.generator: ${v1}`);
-  t.same(forkd.userPaths, ['src/server/', 'README.md'], 'forkd.userPaths');
+  t.same(forkd.userPaths, ['src/server/', 'test/server/', 'README.md'], 'forkd.userPaths');
   t.equal(version, '0.1.0', "the project's own version is its own");
 });
 
@@ -282,4 +282,50 @@ t.test('a project that an enclosing repository ignores is refused: the update co
     r.err,
     /package\.json is not tracked by git \(is the project ignored\?\), so the update could not be undone; commit the project first, or pass --force\n$/,
   );
+});
+
+t.test('a path the new version makes the user’s (test/server/) is added to theirs, and not written', async (t) => {
+  // v1 as a release before test/server/ was the user's: its template lists only src/server/ and
+  // README.md, and it ships no test/server/.
+  const old = join(tempDir(t), 'old');
+  mkdirSync(old);
+  execFileSync('tar', ['-xzf', versions.v1, '-C', old]);
+  const pkgDir = join(old, 'package');
+  const template = join(pkgDir, 'template', 'package.json');
+  writeFileSync(template, readFileSync(template, 'utf8').replace('      "test/server/",\n', ''));
+  rmSync(join(pkgDir, 'test', 'server'), { recursive: true });
+  const packed = await run(['npm', 'pack', '--ignore-scripts', '--json', '--pack-destination', old], {
+    cwd: pkgDir,
+    timeoutMs: 180_000,
+  });
+  t.equal(packed.code, 0, packed.err);
+  const tarball = join(old, (JSON.parse(packed.stdout) as { filename: string }[])[0].filename);
+  t.teardown(() => forgetNpx(tarball));
+  const dir = join(tempDir(t), 'acme');
+  const made = await run(
+    ['npm', 'exec', '--yes', `--package=${tarball}`, '--', 'create-forkd-app', dir, '--name', 'acmed', '--yes'].concat([
+      '--no-install',
+      '--no-git',
+    ]),
+    { timeoutMs: 300_000 },
+  );
+  t.equal(made.code, 0, made.err);
+  t.same(JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')).forkd.userPaths, ['src/server/', 'README.md']);
+  // The user's own tests of their server, where the new version puts the sample's.
+  mkdirSync(join(dir, 'test', 'server'));
+  writeFileSync(join(dir, 'test', 'server', 'http.ts'), '// my tests\n');
+  git(dir, 'init', '-q');
+  git(dir, 'add', '-A');
+  git(dir, 'commit', '-qm', 'as generated, with my tests');
+  const r = await run([process.execPath, versions.v2Generator, '--update', dir, '--from', tarball, '--no-install']);
+  t.equal(r.code, 0, r.err);
+  t.match(r.stdout, 'package.json forkd.userPaths (test/server/: yours from now on)', 'it says so');
+  t.notMatch(r.stdout, /test\/server\/(?!: yours)/, 'and lists no file under it');
+  t.same(
+    JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')).forkd.userPaths,
+    ['src/server/', 'README.md', 'test/server/'],
+    'recorded in forkd.userPaths',
+  );
+  t.equal(readFileSync(join(dir, 'test', 'server', 'http.ts'), 'utf8'), '// my tests\n', 'their test is intact');
+  t.same(git(dir, 'status', '--porcelain', '--', 'test/server').trim(), '', 'nothing written under test/server/');
 });

@@ -36,7 +36,8 @@ function dpkgStatus(name: string): string {
 export function hostState(opts: { prefix?: string; port?: number } = {}): HostState {
   const { name, user } = pkg.forkd;
   const prefix = opts.prefix ?? '';
-  const port = opts.port ?? Number(pkg.forkd.listen.split(':').pop());
+  // The daemon's default port; without one (a worker), the test daemon's (test/fixtures/daemon/).
+  const port = opts.port ?? Number((pkg.forkd.listen ?? '127.0.0.1:8080').split(':').pop());
   const state: HostState = {
     [`user ${user}`]: opts.prefix ? 'absent' : getent('passwd', user),
     [`group ${user}`]: opts.prefix ? 'absent' : getent('group', user),

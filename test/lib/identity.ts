@@ -7,7 +7,8 @@ import { root } from './proc';
 
 export interface PackageJson {
   version: string;
-  forkd: { name: string; description: string; user: string; listen: string; config: string; pidfile: string };
+  /** listen: absent for a server with no socket (a worker). */
+  forkd: { name: string; description: string; user: string; listen?: string; config: string; pidfile: string };
   devDependencies: Record<string, string>;
 }
 
@@ -16,5 +17,5 @@ export const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) 
 /** The daemon's name: its executable, messages' prefix, package name. */
 export const name = pkg.forkd.name;
 export const version = pkg.version;
-/** What GET / answers with the default configuration. */
+/** What the runtime's test daemon (test/fixtures/daemon/server.js) answers to GET / by default. */
 export const greeting = `Hello from ${name}!`;
