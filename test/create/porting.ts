@@ -1,0 +1,189 @@
+// A user's own server with real third-party dependencies, ported into a generated project as the
+// README says (README.md, "Your server's dependencies, files and threads"): Fastify logging
+// through a pino transport (a worker thread), better-sqlite3 (a native addon of a dependency,
+// compiled by npm install for the pinned Node), nanoid 5 (ESM only) and files declared in
+// forkd.assets. The same server runs as the dev build and as out/NAME, daemonised (start, serve,
+// reload, stop) and in the foreground; and the build refuses what the executable cannot carry.
+// The packages come from the npm registry (npm's cache keeps them); about 6 minutes on two cores.
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import t from 'tap';
+import { get, type Ran, run, spawnClean, tempDir, waitFor } from '../lib/proc';
+import { create } from './lib';
+
+t.setTimeout(40 * 60_000);
+const minutes = (n: number) => ({ timeoutMs: n * 60_000 });
+// Exact versions: what the test proves does not drift with the registry.
+const dependencies = [
+  'better-sqlite3@12.11.1',
+  '@types/better-sqlite3@7.6.13',
+  'fastify@5.6.1',
+  'pino@10.1.0',
+  'nanoid@5.1.6',
+];
+
+t.test(
+  'a Fastify + pino transport + better-sqlite3 + nanoid 5 + assets server, dev build and executable',
+  async (t) => {
+    const dir = tempDir(t);
+    const project = join(dir, 'acme');
+    const ok = (r: Ran, what: string) =>
+      t.equal(
+        r.code,
+        0,
+        r.code === 0 ? what : `${what}: exit ${r.code}\n${r.stdout.slice(-3000)}\n${r.err.slice(-3000)}`,
+      );
+
+    ok(
+      await create(['acme', '--name', 'acmed', '--yes', '--no-git'], { cwd: dir, ...minutes(15) }),
+      'create-forkd-app acme',
+    );
+    ok(
+      await run(['npm', 'install', '--no-audit', '--no-fund', '--save-exact', ...dependencies], {
+        cwd: project,
+        ...minutes(15),
+      }),
+      `npm install ${dependencies.join(' ')}`,
+    );
+    const pinned = join(project, 'node_modules', '.bin', 'node');
+    const loads = await run([pinned, '-e', "new (require('better-sqlite3'))(':memory:')"], { cwd: project });
+    ok(loads, 'npm install compiled better-sqlite3 for the pinned Node (.npmrc: scripts/node-gyp.js)');
+
+    // The port, as the README says: the server, its files declared once.
+    copyFileSync(join(__dirname, 'fixtures', 'ported-server.ts'), join(project, 'src', 'server', 'index.ts'));
+    mkdirSync(join(project, 'public'));
+    const page = '<!doctype html><title>acme</title><p>static page</p>\n';
+    writeFileSync(join(project, 'public', 'index.html'), page);
+    writeFileSync(join(project, 'schema.sql'), 'CREATE TABLE notes (id TEXT PRIMARY KEY, text TEXT NOT NULL);\n');
+    const manifest = JSON.parse(readFileSync(join(project, 'package.json'), 'utf8'));
+    manifest.forkd.assets = ['public/', 'schema.sql'];
+    writeFileSync(join(project, 'package.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+
+    const began = Date.now();
+    const built = await run(['npm', 'run', 'build'], { cwd: project, ...minutes(15) });
+    ok(built, 'npm run build');
+    t.comment(
+      `npm run build: ${((Date.now() - began) / 1000).toFixed(0)} s; ${/out\/acmed: .*/.exec(built.stdout)?.[0]}`,
+    );
+    t.match(built.stdout, /1 dependency addon\(s\)/, 'the build embedded better-sqlite3');
+
+    const launchers: [string, string[]][] = [
+      ['dev build', [pinned, join(project, 'dist', 'main.js')]],
+      ['out/acmed', [join(project, 'out', 'acmed')]],
+    ];
+    for (const [label, cmd] of launchers) {
+      await t.test(`${label}: daemonised, it serves, reloads and stops`, async (t) => {
+        const work = join(dir, label.replace(/\W/g, '_'));
+        mkdirSync(work);
+        const config = join(work, 'acmed.toml');
+        writeFileSync(config, 'greeting = "first"\n');
+        const pidFile = join(work, 'acmed.pid');
+        const log = join(work, 'pino.log');
+        // cwd is / in the daemon, and the executable's __dirname is out/: only asset() finds the files.
+        const started = await run([...cmd, '--config', config, '--listen', '127.0.0.1:0', '--pidfile', pidFile], {
+          cwd: work,
+          env: { PORTED_LOG: log },
+        });
+        ok(started, 'started');
+        const port = Number(/listening on http:\/\/\S*:(\d+)/.exec(started.err)?.[1]);
+        t.equal((await get(port, '/')).body, 'first\n', 'GET /');
+        t.equal((await get(port, '/page')).body, page, 'GET /page: the asset public/index.html');
+        const notes = [JSON.parse((await get(port, '/note')).body), JSON.parse((await get(port, '/note')).body)];
+        t.match(notes[0], { id: /^[\w-]{21}$/, n: 1, sqlite: /^3\./ }, 'better-sqlite3 and nanoid 5');
+        t.equal(notes[1].n, 2, 'the same database on the next request');
+        writeFileSync(config, 'greeting = "second"\n');
+        ok(await run([...cmd, 'reload', '--pidfile', pidFile]), 'reload');
+        await waitFor('the new greeting', () => readFileSync(log, 'utf8').includes('"msg":"reloaded"'));
+        t.equal((await get(port, '/')).body, 'second\n', 'GET / after reload');
+        ok(await run([...cmd, 'stop', '--pidfile', pidFile]), 'stop');
+        t.notOk(existsSync(pidFile), 'the pid file is gone');
+        const lines = readFileSync(log, 'utf8');
+        t.match(lines, /"url":"\/note"/, "the pino transport's worker thread logged the requests");
+        t.match(lines, /"greeting":"second"/, 'and the reload');
+      });
+
+      await t.test(`${label}: --foreground serves until SIGTERM`, async (t) => {
+        const log = join(dir, `${label.replace(/\W/g, '_')}-fg.log`);
+        const child = spawnClean(
+          [...cmd, '--foreground', '--listen', '127.0.0.1:0', '--config', join(dir, 'none.toml')],
+          {
+            env: { PORTED_LOG: log },
+            stdio: ['ignore', 'ignore', 'pipe'],
+          },
+        );
+        t.teardown(() => child.kill('SIGKILL'));
+        let err = '';
+        child.stderr!.on('data', (b: Buffer) => (err += b));
+        const ended = new Promise<number | null>((done) => child.on('exit', (code) => done(code)));
+        await waitFor('listening', () => /listening on http:\/\/\S*:\d+/.test(err), 60_000);
+        const port = Number(/listening on http:\/\/\S*:(\d+)/.exec(err)?.[1]);
+        t.match(JSON.parse((await get(port, '/note')).body), { n: 1 }, 'GET /note');
+        t.equal((await get(port, '/page')).body, page, 'GET /page');
+        child.kill('SIGTERM');
+        t.equal(await ended, 0, 'SIGTERM stops it');
+        t.match(readFileSync(log, 'utf8'), /"url":"\/note"/, 'the transport logged');
+      });
+    }
+
+    await t.test('what the executable cannot carry fails the build, naming the module and the fix', async (t) => {
+      const build = (entry: string) =>
+        run([pinned, join(project, 'scripts', 'build-executable.js'), join(dir, 'never'), '--entry', entry], {
+          cwd: project,
+          ...minutes(5),
+        });
+      const entry = (name: string, code: string) => {
+        const file = join(dir, `${name}.js`);
+        writeFileSync(file, code);
+        return file;
+      };
+      const pkgDir = (name: string, files: Record<string, string | Buffer>) => {
+        const d = join(project, 'node_modules', name);
+        mkdirSync(d, { recursive: true });
+        writeFileSync(join(d, 'package.json'), JSON.stringify({ name, version: '1.0.0', main: 'index.js' }));
+        for (const [f, content] of Object.entries(files)) writeFileSync(join(d, f), content);
+      };
+
+      const worker = await build(
+        entry('worker', "const { Worker } = require('node:worker_threads'); new Worker(__dirname + '/w.js');\n"),
+      );
+      t.equal(worker.code, 1, 'new Worker(file): exit 1');
+      t.match(
+        worker.err,
+        /starts a worker thread from a file \(new Worker in .*worker\.js\).*new Worker\(code, \{ eval: true \}\)/,
+      );
+
+      // An addon that a package loads through a path the build cannot follow.
+      pkgDir('computed-addon', {
+        'index.js': "module.exports = require(require('node:path').join(__dirname, 'b', 'x' + '.node'));\n",
+      });
+      mkdirSync(join(project, 'node_modules', 'computed-addon', 'b'), { recursive: true });
+      copyFileSync(
+        join(project, 'build', 'Release', 'forkd.node'),
+        join(project, 'node_modules', 'computed-addon', 'b', 'x.node'),
+      );
+      const computed = await build(entry('computed', "require('computed-addon');\n"));
+      t.equal(computed.code, 1, 'a .node loaded through a computed path: exit 1');
+      t.match(
+        computed.err,
+        /computed-addon carries the native addon node_modules\/computed-addon\/b\/x\.node, but loads it in a way the build cannot follow/,
+      );
+
+      // A .node file that is no addon of the pinned Node (here: not even a shared library).
+      pkgDir('broken-addon', { 'index.js': "module.exports = require('./broken.node');\n", 'broken.node': 'not ELF' });
+      const broken = await build(entry('broken', "require('broken-addon');\n"));
+      t.equal(broken.code, 1, 'an addon the pinned Node cannot load: exit 1');
+      t.match(
+        broken.err,
+        /broken-addon's native addon node_modules\/broken-addon\/broken\.node does not load on the pinned Node/,
+      );
+
+      const m = JSON.parse(readFileSync(join(project, 'package.json'), 'utf8'));
+      m.forkd.assets.push('missing/*.css');
+      writeFileSync(join(project, 'package.json'), `${JSON.stringify(m, null, 2)}\n`);
+      const missing = await build(join(project, 'dist', 'main.js'));
+      t.equal(missing.code, 1, 'an asset entry that matches nothing: exit 1');
+      t.match(missing.err, /forkd\.assets entry "missing\/\*\.css" matches no file/);
+      t.notOk(existsSync(join(dir, 'never')), 'no executable was written');
+    });
+  },
+);
