@@ -81,11 +81,9 @@ async function build() {
   // A private build directory: the tests build several executables of one project at once.
   mkdirSync(join(root, 'build'), { recursive: true });
   const seaDir = mkdtempSync(join(root, 'build', 'sea-'));
-  try {
-    await buildIn(seaDir);
-  } finally {
-    rmSync(seaDir, { recursive: true, force: true });
-  }
+  // Removed however the build ends: fail() exits at once.
+  process.on('exit', () => rmSync(seaDir, { recursive: true, force: true }));
+  await buildIn(seaDir);
 }
 
 async function buildIn(seaDir) {
@@ -202,14 +200,11 @@ function nativeAddons(addons) {
           file = resolve(args.resolveDir, args.path);
         }
         if (file === addon) return { path: args.path, external: true };
-        if (!existsSync(file))
-          return {
-            errors: [
-              {
-                text: `${moduleName(args.importer)} loads the native addon ${args.path}, which is not built; run "npm rebuild ${moduleName(args.importer)}"`,
-              },
-            ],
-          };
+        if (!existsSync(file)) {
+          const pkg = moduleName(args.importer);
+          const fix = args.importer.includes(`${sep}node_modules${sep}`) ? `npm rebuild ${pkg}` : 'npm run build';
+          return { errors: [{ text: `${pkg} loads the native addon ${args.path}, which is not built; run "${fix}"` }] };
+        }
         return { path: embed(file), namespace: 'forkd-addon' };
       });
       b.onLoad({ filter: /.*/, namespace: 'forkd-addon' }, (args) =>
@@ -381,6 +376,23 @@ async function workerFiles(metafile, seaDir) {
       }
     }
   }
+  // A transport the server names (target: 'pino-pretty') but forkd.workers does not list would
+  // make pino throw at start in the executable: refuse it here. Only installed modules count.
+  if (threadStream)
+    for (const f of inputs.filter((i) => !i.includes(`${sep}node_modules${sep}`) && existsSync(i)))
+      for (const [, target] of readFileSync(f, 'utf8').matchAll(/\btarget\s*:\s*['"]([^'"]+)['"]/g)) {
+        if (entries[target] || target.startsWith('.') || target.startsWith('/')) continue;
+        let installed = true;
+        try {
+          require.resolve(target, { paths: [root] });
+        } catch {
+          installed = false;
+        }
+        if (installed)
+          fail(
+            `${relative(root, f)} names the pino transport ${target}, which the executable carries only if forkd.workers lists it: add "${target}" to forkd.workers in package.json (README.md, "Worker threads")`,
+          );
+      }
   const handled = threadStream ? dirname(threadStream) + sep : undefined;
   for (const f of inputs) {
     if ((handled && f.startsWith(handled)) || !existsSync(f)) continue;
@@ -459,4 +471,8 @@ async function buildSea(mainFile, outFile, assets) {
   });
 }
 
-build().catch((e) => fail(e?.stack ? e.stack : String(e)));
+build().catch((e) => {
+  // esbuild has shown each error with its place; the last line says what they were.
+  if (Array.isArray(e?.errors) && e.errors.length) fail(e.errors.map((x) => x.text).join('; '));
+  fail(e?.stack ? e.stack : String(e));
+});

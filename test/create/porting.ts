@@ -19,6 +19,7 @@ const dependencies = [
   '@types/better-sqlite3@7.6.13',
   'fastify@5.6.1',
   'pino@10.1.0',
+  'pino-pretty@13.1.2',
   'nanoid@5.1.6',
 ];
 
@@ -57,6 +58,7 @@ t.test(
     writeFileSync(join(project, 'schema.sql'), 'CREATE TABLE notes (id TEXT PRIMARY KEY, text TEXT NOT NULL);\n');
     const manifest = JSON.parse(readFileSync(join(project, 'package.json'), 'utf8'));
     manifest.forkd.assets = ['public/', 'schema.sql'];
+    manifest.forkd.workers = ['pino-pretty'];
     writeFileSync(join(project, 'package.json'), `${JSON.stringify(manifest, null, 2)}\n`);
 
     const began = Date.now();
@@ -100,6 +102,11 @@ t.test(
         const lines = readFileSync(log, 'utf8');
         t.match(lines, /"url":"\/note"/, "the pino transport's worker thread logged the requests");
         t.match(lines, /"greeting":"second"/, 'and the reload');
+        t.match(
+          readFileSync(`${log}.pretty`, 'utf8'),
+          /INFO \(\d+\): incoming request/,
+          'so did pino-pretty, named in forkd.workers',
+        );
       });
 
       await t.test(`${label}: --foreground serves until SIGTERM`, async (t) => {
@@ -177,7 +184,60 @@ t.test(
         /broken-addon's native addon node_modules\/broken-addon\/broken\.node does not load on the pinned Node/,
       );
 
+      // An addon compiled against another Node's headers (the system Node's, as a nodedir in
+      // ~/.npmrc would have it): the build refuses it, and scripts/rebuild-addons.js (the last step
+      // of npm run build:native) rebuilds it against the pinned Node's.
+      const otherHeaders = '/usr';
+      const otherVersion = /#define NODE_MAJOR_VERSION (\d+)/.exec(
+        existsSync(`${otherHeaders}/include/node/node_version.h`)
+          ? readFileSync(`${otherHeaders}/include/node/node_version.h`, 'utf8')
+          : '',
+      )?.[1];
+      await t.test(
+        'an addon built for another Node',
+        { skip: !otherVersion || otherVersion === '24' ? 'no headers of another Node in /usr/include/node' : false },
+        async (t) => {
+          pkgDir('tiny-abi', {
+            'binding.gyp': '{ "targets": [ { "target_name": "tiny", "sources": [ "tiny.cc" ] } ] }\n',
+            'tiny.cc':
+              '#include <node.h>\nstatic void Init(v8::Local<v8::Object> exports) {}\nNODE_MODULE(tiny, Init)\n',
+            'index.js': "module.exports = require('./build/Release/tiny.node');\n",
+          });
+          const gyp = await run([pinned, join(project, 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'), 'rebuild'], {
+            cwd: join(project, 'node_modules', 'tiny-abi'),
+            env: { npm_config_nodedir: otherHeaders },
+            ...minutes(5),
+          });
+          ok(gyp, `node-gyp rebuild against Node ${otherVersion}'s headers`);
+          const stale = await build(entry('tiny', "require('tiny-abi');\n"));
+          t.equal(stale.code, 1, 'the build refuses it: exit 1');
+          t.match(
+            stale.err,
+            /tiny-abi's native addon node_modules\/tiny-abi\/build\/Release\/tiny\.node is built for another Node \(ABI \d+\); the pinned Node [\d.]+ needs ABI \d+\. Run "node scripts\/rebuild-addons\.js"/,
+          );
+          const rebuilt = await run([pinned, join(project, 'scripts', 'rebuild-addons.js')], {
+            cwd: project,
+            ...minutes(5),
+          });
+          ok(rebuilt, 'scripts/rebuild-addons.js');
+          t.match(rebuilt.err, /rebuild-addons: tiny-abi: built for another Node; rebuilding for the pinned Node/);
+          ok(await run([pinned, '-e', "require('tiny-abi')"], { cwd: project }), 'now it loads on the pinned Node');
+          t.equal(
+            (await run([pinned, join(project, 'scripts', 'rebuild-addons.js')], { cwd: project })).err,
+            '',
+            'a second run has nothing to do',
+          );
+        },
+      );
+
       const m = JSON.parse(readFileSync(join(project, 'package.json'), 'utf8'));
+      writeFileSync(join(project, 'package.json'), `${JSON.stringify({ ...m, forkd: { ...m.forkd, workers: [] } })}\n`);
+      const undeclared = await build(join(project, 'dist', 'main.js'));
+      t.equal(undeclared.code, 1, 'a pino transport package that forkd.workers does not list: exit 1');
+      t.match(
+        undeclared.err,
+        /dist\/server\/index\.js names the pino transport pino-pretty, which the executable carries only if forkd\.workers lists it: add "pino-pretty" to forkd\.workers/,
+      );
       m.forkd.assets.push('missing/*.css');
       writeFileSync(join(project, 'package.json'), `${JSON.stringify(m, null, 2)}\n`);
       const missing = await build(join(project, 'dist', 'main.js'));
