@@ -73,6 +73,16 @@ function writeOut(files: Record<string, string>, bytes: (file: string) => Buffer
   );
 }
 
+/**
+ * Removes dir when the process exits, after the other 'exit' listeners: pino flushes its
+ * transports in listeners it adds just after asking for the files, and a worker still starting
+ * then reads them (removed first, a SIGTERM soon after start ended in exit 70 with the log lost).
+ */
 function rmOnExit(dir: string): void {
-  process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+  const remove = () => rmSync(dir, { recursive: true, force: true });
+  process.on('exit', remove);
+  setImmediate(() => {
+    process.removeListener('exit', remove);
+    process.on('exit', remove);
+  }).unref();
 }

@@ -97,7 +97,10 @@ t.test(
         t.equal(notes[1].n, 2, 'the same database on the next request');
         writeFileSync(config, 'greeting = "second"\n');
         ok(t, await run([...cmd, 'reload', '--pidfile', pidFile]), 'reload');
-        await waitFor('the new greeting', () => readFileSync(log, 'utf8').includes('"msg":"reloaded"'));
+        await waitFor(
+          'the new greeting',
+          () => existsSync(log) && readFileSync(log, 'utf8').includes('"msg":"reloaded"'),
+        );
         t.equal((await get(port, '/')).body, 'second\n', 'GET / after reload');
         ok(t, await run([...cmd, 'stop', '--pidfile', pidFile]), 'stop');
         t.notOk(existsSync(pidFile), 'the pid file is gone');
@@ -137,7 +140,8 @@ t.test(
         t.match(JSON.parse((await get(port, '/note')).body), { n: 1 }, 'GET /note');
         t.equal((await get(port, '/page')).body, page, 'GET /page');
         child.kill('SIGTERM');
-        t.equal(await ended, 0, 'SIGTERM stops it');
+        const code = await ended;
+        t.equal(code, 0, code === 0 ? 'SIGTERM stops it' : `SIGTERM stops it: exit ${code}\n${err.slice(-3000)}`);
         t.match(readFileSync(log, 'utf8'), /"url":"\/note"/, 'the transport logged');
       });
     }
@@ -149,7 +153,8 @@ t.test(
           ...minutes(5),
         });
       const entry = (name: string, code: string) => {
-        const file = join(dir, `${name}.js`);
+        // In the project, where the packages it requires resolve.
+        const file = join(project, 'build', `${name}.js`);
         writeFileSync(file, code);
         return file;
       };
@@ -209,8 +214,15 @@ t.test(
         async (t) => {
           pkgDir('tiny-abi', {
             'binding.gyp': '{ "targets": [ { "target_name": "tiny", "sources": [ "tiny.cc" ] } ] }\n',
-            'tiny.cc':
-              '#include <node.h>\nstatic void Init(v8::Local<v8::Object> exports) {}\nNODE_MODULE(tiny, Init)\n',
+            'tiny.cc': [
+              '#include <node.h>',
+              'static void Hello(const v8::FunctionCallbackInfo<v8::Value> &args) {',
+              '  args.GetReturnValue().Set(v8::String::NewFromUtf8(args.GetIsolate(), "tiny").ToLocalChecked());',
+              '}',
+              'static void Init(v8::Local<v8::Object> exports) { NODE_SET_METHOD(exports, "hello", Hello); }',
+              'NODE_MODULE(tiny, Init)',
+              '',
+            ].join('\n'),
             'index.js': "module.exports = require('./build/Release/tiny.node');\n",
           });
           const gyp = await run([pinned, join(project, 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'), 'rebuild'], {
@@ -237,6 +249,30 @@ t.test(
             '',
             'a second run has nothing to do',
           );
+
+          // Two addons loaded back to back, forkd's then tiny's: each through /proc/self/fd/N, and
+          // dlopen knows a library by that name. With the fd closed after loading, tiny got the
+          // same N and forkd's addon back ("not tiny").
+          const two = entry(
+            'two',
+            [
+              "const forkd = require('../dist/daemon/native.js').native();",
+              "const tiny = require('tiny-abi');",
+              "const got = typeof tiny.hello === 'function' ? tiny.hello() : 'not tiny';",
+              "process.stdout.write([got, typeof forkd.forkParent].join(' ') + '\\n');",
+              '',
+            ].join('\n'),
+          );
+          const exe = join(dir, 'two');
+          ok(
+            t,
+            await run([pinned, join(project, 'scripts', 'build-executable.js'), exe, '--entry', two], {
+              cwd: project,
+              ...minutes(5),
+            }),
+            'an executable carrying tiny-abi',
+          );
+          t.equal((await run([exe])).stdout, 'tiny function\n', "each addon is its own: tiny's and forkd's");
         },
       );
 
