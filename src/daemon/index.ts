@@ -1,6 +1,7 @@
 // The forkd daemon runtime: the lifecycle API over the native addon. Knows nothing of any server.
 
 export { type Address, formatAddress, parseAddress } from './address';
+export { asset, assetNames } from './assets';
 export type { ServerModule, ServerOptions, Setting } from './contract';
 export { type ControlCommand, control, LSB } from './control';
 export { Daemon, type DaemonOptions, daemonize } from './daemonize';

@@ -72,8 +72,7 @@ const builtAt = '../../build/Release/forkd.node';
 export const addonAsset = 'forkd.node';
 
 function load(): NativeAddon {
-  const sea = singleExecutable();
-  if (sea) return loadFromExecutable(Buffer.from(sea.getRawAsset(addonAsset)));
+  if (singleExecutable()) return loadEmbeddedAddon<NativeAddon>(addonAsset);
   try {
     // A literal path, so that bundlers can see the addon (the executable carries it as an asset).
     return require('../../build/Release/forkd.node') as NativeAddon;
@@ -81,6 +80,24 @@ function load(): NativeAddon {
     const why = e instanceof Error ? e.message.split('\n')[0] : String(e);
     throw new DaemonError(`cannot load the native addon (tried ${builtAt}): ${why}; run "npm run build"`, EX.SOFTWARE);
   }
+}
+
+const embedded = new Map<string, unknown>();
+
+/**
+ * Loads the native addon the single executable carries as its asset `key`: forkd's own
+ * ("forkd.node"), or one of a dependency, which scripts/build-executable.js embeds under its
+ * path in the project ("node_modules/better-sqlite3/build/Release/better_sqlite3.node") and
+ * loads through here in place of `bindings`, `node-gyp-build` or a `require` of the file. Each
+ * key is loaded once, from the first place that works (see candidates()).
+ */
+export function loadEmbeddedAddon<T>(key: string): T {
+  if (!embedded.has(key)) {
+    const sea = singleExecutable();
+    if (!sea) throw new Error(`loadEmbeddedAddon(${key}) works only in the single executable`);
+    embedded.set(key, loadFromExecutable(key, Buffer.from(sea.getRawAsset(key))));
+  }
+  return embedded.get(key) as T;
 }
 
 /**
@@ -103,11 +120,39 @@ function candidates(): { dir: string; how: string; installed?: boolean }[] {
   const exe = process.execPath;
   const list: { dir: string; how: string; installed?: boolean }[] = [
     { dir: join(dirname(dirname(exe)), 'lib', basename(exe)), how: 'installed copy', installed: true },
+    ...temporaryDirectories(),
   ];
+  return list.filter((c, i) => list.findIndex((o) => o.dir === c.dir) === i);
+}
+
+/**
+ * Where the executable may put what it carries for the time it runs, in order: the service
+ * manager's $RUNTIME_DIRECTORY, $TMPDIR (else /tmp), /dev/shm. Worker files use them too
+ * (src/daemon/workers.ts).
+ */
+export function temporaryDirectories(): { dir: string; how: string }[] {
+  const list: { dir: string; how: string }[] = [];
   const runtime = process.env.RUNTIME_DIRECTORY?.split(':')[0];
   if (runtime) list.push({ dir: runtime, how: 'RUNTIME_DIRECTORY' });
   list.push({ dir: tmpdir(), how: process.env.TMPDIR ? 'TMPDIR' : 'TMPDIR unset' }, { dir: '/dev/shm', how: '' });
-  return list.filter((c, i) => list.findIndex((o) => o.dir === c.dir) === i);
+  return list;
+}
+
+/**
+ * Throws, saying why, unless dir is a directory where others cannot take over what this process
+ * creates: writable by group or others only with the sticky bit (others could otherwise rename a
+ * private directory made there and put theirs in its place).
+ */
+export function checkSharedDirectory(dir: string): void {
+  let st: ReturnType<typeof statSync>;
+  try {
+    st = statSync(dir);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new Error(code === 'ENOENT' ? 'absent' : `cannot stat it (${code})`);
+  }
+  if (!st.isDirectory()) throw new Error('not a directory');
+  if (st.mode & 0o022 && !(st.mode & 0o1000)) throw new Error('writable by group or others without the sticky bit');
 }
 
 /** Why path must not be loaded from, if it or a directory above it is writable by others or not root's. */
@@ -120,26 +165,27 @@ function notRootOnly(path: string): string | undefined {
   }
 }
 
-/** Loads the addon from the first place that works; see candidates(). */
-function loadFromExecutable(bytes: Buffer): NativeAddon {
+/** The addon's name in messages: forkd's own is "the native addon". */
+const addonLabel = (key: string) => (key === addonAsset ? 'the native addon' : `the native addon ${key}`);
+
+/** Loads the addon `key` from the first place that works; see candidates(). */
+function loadFromExecutable(key: string, bytes: Buffer): unknown {
   const tried: string[] = [];
   for (const c of candidates()) {
     try {
-      return c.installed ? loadInstalled(join(c.dir, addonAsset), bytes) : loadViaDirectory(c.dir, bytes);
+      return c.installed ? loadInstalled(join(c.dir, key), bytes) : loadViaDirectory(c.dir, key, bytes);
     } catch (e) {
       if (e instanceof DaemonError) throw e; // out of fds: no other place will do better
-      tried.push(
-        `${c.installed ? join(c.dir, addonAsset) : c.dir}${c.how ? ` (${c.how})` : ''}: ${(e as Error).message}`,
-      );
+      tried.push(`${c.installed ? join(c.dir, key) : c.dir}${c.how ? ` (${c.how})` : ''}: ${(e as Error).message}`);
     }
   }
   throw new DaemonError(
-    `cannot load the native addon; tried ${tried.join('; ')}. Install the package's copy, or set TMPDIR to a private directory where code may run`,
+    `cannot load ${addonLabel(key)}; tried ${tried.join('; ')}. Install the package's copy, or set TMPDIR to a private directory where code may run`,
     EX.OSERR,
   );
 }
 
-function loadInstalled(file: string, bytes: Buffer): NativeAddon {
+function loadInstalled(file: string, bytes: Buffer): unknown {
   let content: Buffer;
   try {
     content = readFileSync(file);
@@ -154,8 +200,8 @@ function loadInstalled(file: string, bytes: Buffer): NativeAddon {
   return dlopen(file);
 }
 
-function dlopen(path: string): NativeAddon {
-  const module = { exports: {} as NativeAddon };
+function dlopen(path: string): unknown {
+  const module = { exports: {} };
   try {
     process.dlopen(module, path);
   } catch (e) {
@@ -166,17 +212,15 @@ function dlopen(path: string): NativeAddon {
   return module.exports;
 }
 
-function loadViaDirectory(dir: string, bytes: Buffer): NativeAddon {
-  let st: ReturnType<typeof statSync>;
-  try {
-    st = statSync(dir);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new Error(code === 'ENOENT' ? 'absent' : `cannot stat it (${code})`);
-  }
-  if (!st.isDirectory()) throw new Error('not a directory');
-  // Others could rename a private directory made there and put theirs in its place.
-  if (st.mode & 0o022 && !(st.mode & 0o1000)) throw new Error('writable by group or others without the sticky bit');
+/**
+ * The fds of the addons loaded through /proc/self/fd/N, open for the life of the process: dlopen
+ * knows a library by its path name, so a second addon loaded through a reused N would be handed
+ * the first one back. An fd that stays open keeps its number for itself.
+ */
+const addonFds: number[] = [];
+
+function loadViaDirectory(dir: string, key: string, bytes: Buffer): unknown {
+  checkSharedDirectory(dir);
   const O_TMPFILE = 0o20000000 | constants.O_DIRECTORY;
   let fd: number | undefined;
   try {
@@ -190,9 +234,12 @@ function loadViaDirectory(dir: string, bytes: Buffer): NativeAddon {
   if (fd !== undefined) {
     try {
       writeAllSync(fd, bytes);
-      return dlopen(`/proc/self/fd/${fd}`);
-    } finally {
+      const exports = dlopen(`/proc/self/fd/${fd}`);
+      addonFds.push(fd);
+      return exports;
+    } catch (e) {
       closeSync(fd);
+      throw e;
     }
   }
   let privateDir: string;
@@ -202,7 +249,7 @@ function loadViaDirectory(dir: string, bytes: Buffer): NativeAddon {
     outOfFds(e);
     throw new Error(`cannot create a private directory (${(e as NodeJS.ErrnoException).code})`);
   }
-  const file = join(privateDir, addonAsset);
+  const file = join(privateDir, basename(key));
   try {
     writeFileSync(file, bytes, { mode: 0o600, flag: 'wx' });
     return dlopen(file);
@@ -217,7 +264,7 @@ function outOfFds(e: unknown): void {
   const code = (e as { code?: string }).code;
   if (code === 'EMFILE' || code === 'ENFILE')
     throw new DaemonError(
-      `cannot load the native addon: too many open files (${code}); raise the open-file limit (ulimit -n 1024)`,
+      `cannot load a native addon: too many open files (${code}); raise the open-file limit (ulimit -n 1024)`,
       EX.OSERR,
     );
 }
