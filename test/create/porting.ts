@@ -84,11 +84,22 @@ t.test(
         const pidFile = join(work, 'acmed.pid');
         const log = join(work, 'pino.log');
         // cwd is / in the daemon, and the executable's __dirname is out/: only asset() finds the files.
-        const started = await run([...cmd, '--config', config, '--listen', '127.0.0.1:0', '--pidfile', pidFile], {
-          cwd: work,
-          env: { PORTED_LOG: log },
-        });
+        const after = join(work, 'after-ready.log');
+        const started = await run(
+          [...cmd, '--config', config, '--listen', '127.0.0.1:0', '--pidfile', pidFile, '--log', after],
+          { cwd: work, env: { PORTED_LOG: log, PORTED_EARLY_LINES: '10000' } },
+        );
         ok(t, started, 'started');
+        // pino on stdout before ready: every line on the starting terminal, in order, and no other.
+        const early = started.stdout
+          .split('\n')
+          .filter(Boolean)
+          .map((l) => JSON.parse(l) as { n?: number; msg: string });
+        t.equal(early.length, 10_000, 'the 10,000 lines its logger wrote before ready reach the terminal');
+        t.ok(
+          early.every((l, i) => l.n === i && l.msg === 'before ready'),
+          'each once, in order',
+        );
         const port = Number(/listening on http:\/\/\S*:(\d+)/.exec(started.err)?.[1]);
         t.equal((await get(port, '/')).body, 'first\n', 'GET /');
         t.equal((await get(port, '/page')).body, page, 'GET /page: the asset public/index.html');
@@ -102,6 +113,10 @@ t.test(
           () => existsSync(log) && readFileSync(log, 'utf8').includes('"msg":"reloaded"'),
         );
         t.equal((await get(port, '/')).body, 'second\n', 'GET / after reload');
+        await waitFor('the line after ready in the --log file', () =>
+          readFileSync(after, 'utf8').includes('"msg":"after ready: reloaded"'),
+        );
+        t.notMatch(readFileSync(after, 'utf8'), '"msg":"before ready"', 'and only the lines after ready go there');
         ok(t, await run([...cmd, 'stop', '--pidfile', pidFile]), 'stop');
         t.notOk(existsSync(pidFile), 'the pid file is gone');
         const lines = readFileSync(log, 'utf8');
