@@ -86,6 +86,10 @@ export const controlCodes: [string, string][] = [
   ],
   ['status', '0 running, 1 not running but the pid file exists, 3 not running, 4 unknown'],
   ['reload', 'SIGHUP: re-read the config, reopen the log file: 0 asked, 1 not proven to be the daemon, 7 not running'],
+  [
+    'restart',
+    "start a new daemon from the executable's file on the running one's sockets, then stop the old one: 0 replaced, 7 not running, 1 not proven to be the daemon or not restartable; if the new one fails to start, the old one serves on and the exit status is the start's",
+  ],
 ];
 
 export function helpText(id: Identity): string {
@@ -96,6 +100,7 @@ export function helpText(id: Identity): string {
   return [
     `Usage: ${id.name} [options]`,
     `       ${id.name} stop|status|reload [--pidfile FILE]`,
+    `       ${id.name} restart [--pidfile FILE] [--ready-timeout SEC]`,
     `       ${id.name} --check-config [--config FILE] [--listen HOST:PORT]`,
     '',
     `${id.description}.`,
@@ -134,6 +139,7 @@ export type CommandLine =
   | { kind: 'help' }
   | { kind: 'version' }
   | { kind: 'control'; command: ControlCommand; pidFile: string }
+  | { kind: 'restart'; pidFile: string; readyTimeoutMs?: number }
   | { kind: 'check'; options: RunOptions }
   | { kind: 'run'; options: RunOptions };
 
@@ -158,11 +164,15 @@ export function parseCommandLine(argv: string[], id: Identity): CommandLine {
   const [command, ...extra] = parsed.positionals;
   if (extra.length > 0) throw usage(id, `unexpected argument ${quoted(extra[0])}`);
   if (command !== undefined) {
-    if (command !== 'stop' && command !== 'status' && command !== 'reload')
-      throw usage(id, `unknown command ${quoted(command)} (the commands are stop, status and reload)`);
-    const others = Object.keys(v).filter((k) => k !== 'pidfile' && v[k] !== undefined);
-    if (others.length > 0) throw usage(id, `"${command}" takes only --pidfile, not --${others[0]}`);
-    return { kind: 'control', command, pidFile: absolute(id, 'pidfile', str('pidfile')) ?? id.pidfile };
+    if (command !== 'stop' && command !== 'status' && command !== 'reload' && command !== 'restart')
+      throw usage(id, `unknown command ${quoted(command)} (the commands are stop, status, reload and restart)`);
+    const takes = command === 'restart' ? ['pidfile', 'ready-timeout'] : ['pidfile'];
+    const others = Object.keys(v).filter((k) => !takes.includes(k) && v[k] !== undefined);
+    if (others.length > 0)
+      throw usage(id, `"${command}" takes only ${takes.map((o) => `--${o}`).join(' and ')}, not --${others[0]}`);
+    const pidFile = absolute(id, 'pidfile', str('pidfile')) ?? id.pidfile;
+    if (command === 'restart') return { kind: 'restart', pidFile, readyTimeoutMs: seconds(id, str('ready-timeout')) };
+    return { kind: 'control', command, pidFile };
   }
 
   const listen = str('listen');

@@ -11,6 +11,8 @@ import {
   EX,
   Logger,
   otherNode,
+  READY_TIMEOUT_MS,
+  restart,
   singleExecutable,
 } from './daemon';
 import { identity } from './identity';
@@ -32,6 +34,12 @@ async function main(): Promise<void> {
     case 'control':
       process.exitCode = await control(cli.command, cli.pidFile, identity.name);
       return;
+    case 'restart':
+      return restart({
+        name: identity.name,
+        pidFile: cli.pidFile,
+        readyTimeoutMs: cli.readyTimeoutMs ?? READY_TIMEOUT_MS,
+      });
     case 'check':
       return check(cli.options);
     case 'run':

@@ -3,7 +3,9 @@
 export { type Address, formatAddress, parseAddress } from './address';
 export { type ControlCommand, control, LSB } from './control';
 export { Daemon, type DaemonOptions, daemonize } from './daemonize';
+export { READY_TIMEOUT_MS } from './defaults';
 export { dropInheritedNodeVariables, otherNode, singleExecutable } from './executable';
 export { DaemonError, EX, reason } from './exit-codes';
 export { Logger } from './logger';
+export { type RestartOptions, restart } from './restart';
 export { type ListenFd, ServiceManager, stderrIsJournal } from './service-manager';
