@@ -330,21 +330,11 @@ async function restartFigures() {
   const windowS = quick ? 1.5 : 3;
   const pidFile = path.join(tmp, 'restart.pid');
   const port = await freePort();
+  const options = ['--listen', `127.0.0.1:${port}`, '--pidfile', pidFile, '--log', 'none'];
   const start = () => {
-    const r = spawnSync(
-      pin[0] ?? exe,
-      [
-        ...pin.slice(1),
-        ...(pin.length ? [exe] : []),
-        '--listen',
-        `127.0.0.1:${port}`,
-        '--pidfile',
-        pidFile,
-        '--log',
-        'none',
-      ],
-      { encoding: 'utf8' },
-    );
+    const r = spawnSync(pin[0] ?? exe, [...pin.slice(1), ...(pin.length ? [exe] : []), ...options], {
+      encoding: 'utf8',
+    });
     if (r.status !== 0) throw new Error(`start: ${r.stderr}`);
     started.push(Number(fs.readFileSync(pidFile, 'utf8')));
   };
@@ -372,7 +362,7 @@ async function restartFigures() {
     none: async () => {},
     restart: async () => {
       const ready = takenOver(pidNow());
-      await command(['restart', '--pidfile', pidFile]);
+      await command(['restart', ...options]);
       started.push(pidNow());
       return ready;
     },

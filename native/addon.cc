@@ -2,7 +2,6 @@
 #include <napi.h>
 
 #include <cerrno>
-#include <climits>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -109,14 +108,14 @@ Napi::Value ForkParent(const Napi::CallbackInfo &info) {
   opts.failure_exit = IntArg(info, 2, "failureExit");
   opts.on_event = OnEvent;
   opts.ctx = &sink;
-  // A restart (optional 5th argument): { execPath, argvOf, listenFds, env }.
+  // A restart (optional 5th argument): { execPath, dropArg, listenFds, env }.
   std::string exec_path, extra_env;
   std::vector<int> listen_fds;
   if (info.Length() > 4 && info[4].IsObject()) {
     Napi::Object r = info[4].As<Napi::Object>();
     exec_path = r.Get("execPath").As<Napi::String>().Utf8Value();
     extra_env = r.Get("env").As<Napi::String>().Utf8Value();
-    opts.argv_of = r.Get("argvOf").As<Napi::Number>().Int32Value();
+    opts.drop_arg = r.Get("dropArg").As<Napi::Number>().Int32Value();
     Napi::Array fds = r.Get("listenFds").As<Napi::Array>();
     for (uint32_t i = 0; i < fds.Length(); i++)
       listen_fds.push_back(fds.Get(i).As<Napi::Number>().Int32Value());
@@ -147,30 +146,28 @@ Napi::Value HandoverListen(const Napi::CallbackInfo &info) {
 // handoverAccept(listenFd, daemonPid, timeoutMs) -> { conn, answer, fds }.
 Napi::Value HandoverAccept(const Napi::CallbackInfo &info) {
   int conn, n, fds[HANDOVER_MAX_FDS];
-  char answer = 0, start_dir[PATH_MAX] = "";
+  char answer = 0;
   if (handover_accept(IntArg(info, 0, "fd"), IntArg(info, 1, "pid"), IntArg(info, 2, "timeoutMs"),
-                      &conn, &answer, start_dir, sizeof start_dir, fds, &n) < 0)
+                      &conn, &answer, fds, &n) < 0)
     throw SystemError(info.Env(), errno, "hand-over");
   Napi::Object out = Napi::Object::New(info.Env());
   out.Set("conn", conn);
   out.Set("answer", std::string(1, answer));
-  out.Set("startDir", start_dir);
   out.Set("fds", FdArray(info.Env(), fds, n));
   return out;
 }
 
-// handoverGive(answer, startDir, fds) -> the connection's fd: the daemon's end.
+// handoverGive(answer, fds) -> the connection's fd: the daemon's end.
 Napi::Value HandoverGive(const Napi::CallbackInfo &info) {
   std::string answer = StringArg(info, 0, "answer");
-  std::string start_dir = StringArg(info, 1, "startDir");
-  if (info.Length() < 3 || !info[2].IsArray())
+  if (info.Length() < 2 || !info[1].IsArray())
     throw Napi::TypeError::New(info.Env(), "fds must be an array");
-  Napi::Array arr = info[2].As<Napi::Array>();
+  Napi::Array arr = info[1].As<Napi::Array>();
   std::vector<int> fds;
   for (uint32_t i = 0; i < arr.Length(); i++)
     fds.push_back(arr.Get(i).As<Napi::Number>().Int32Value());
-  int conn = handover_give(answer.empty() ? HANDOVER_BUSY : answer[0], start_dir.c_str(),
-                           fds.data(), static_cast<int>(fds.size()));
+  int conn = handover_give(answer.empty() ? HANDOVER_BUSY : answer[0], fds.data(),
+                           static_cast<int>(fds.size()));
   if (conn < 0) throw SystemError(info.Env(), errno, "hand-over");
   return Napi::Number::New(info.Env(), conn);
 }

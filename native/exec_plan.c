@@ -131,10 +131,8 @@ static char *read_all(int fd, size_t *len) {
 }
 
 /* argv exactly as the kernel started us: in a single executable it differs from process.argv. */
-static int read_cmdline(struct plan *p, pid_t of) {
-  char path[64] = "/proc/self/cmdline";
-  if (of > 0) snprintf(path, sizeof path, "/proc/%ld/cmdline", (long)of);
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
+static int read_cmdline(struct plan *p, int drop_arg) {
+  int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
   if (fd < 0) return -1;
   size_t len;
   char *buf = read_all(fd, &len);
@@ -157,6 +155,10 @@ static int read_cmdline(struct plan *p, pid_t of) {
   }
   size_t k = 0;
   for (size_t i = 0; i < len; i += strlen(buf + i) + 1) p->argv[k++] = buf + i;
+  /* A restart's successor runs our command line without the word "restart". */
+  if (drop_arg > 0 && (size_t)drop_arg < argc) {
+    for (size_t j = argc - (size_t)drop_arg; j < argc; j++) p->argv[j] = p->argv[j + 1];
+  }
   return 0;
 }
 
@@ -228,7 +230,7 @@ int plan_prepare(struct plan *p, const char *marker_name, const struct plan_rest
       getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < 1u << 20
           ? (unsigned)rl.rlim_cur
           : 1u << 16;
-  STEP(read_cmdline(p, restart ? restart->argv_of : 0), "read the command line");
+  STEP(read_cmdline(p, restart ? restart->drop_arg : 0), "read /proc/self/cmdline");
   STEP(build_env(p, marker_name, restart), "environment");
   STEP(p->null_fd = above_stdio(open("/dev/null", O_RDWR | O_CLOEXEC)), "open /dev/null");
   /* Only the parent reads them: non-blocking, so a burst is drained without a poll per read. */

@@ -37,7 +37,7 @@ struct plan {
 /* A restart's changes to the plan: see struct fork_parent_options. */
 struct plan_restart {
   const char *exec_path;
-  pid_t argv_of;
+  int drop_arg;
   const int *listen_fds;
   int n_listen_fds;
   const char *extra_env;

@@ -4,7 +4,6 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <limits.h>
 #include <poll.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -37,8 +36,8 @@ int handover_listen(pid_t daemon) {
   return fd;
 }
 
-int handover_accept(int listen_fd, pid_t daemon, long timeout_ms, int *conn, char *answer,
-                    char *start_dir, size_t dir_len, int *fds, int *n_fds) {
+int handover_accept(int listen_fd, pid_t daemon, long timeout_ms, int *conn, char *answer, int *fds,
+                    int *n_fds) {
   *conn = -1, *n_fds = 0;
   struct pollfd p = {.fd = listen_fd, .events = POLLIN};
   int r;
@@ -59,8 +58,7 @@ int handover_accept(int listen_fd, pid_t daemon, long timeout_ms, int *conn, cha
     char buf[CMSG_SPACE(sizeof(int) * HANDOVER_MAX_FDS)];
     struct cmsghdr align;
   } control;
-  char data[PATH_MAX + 2];
-  struct iovec iov = {.iov_base = data, .iov_len = sizeof data - 1};
+  struct iovec iov = {.iov_base = answer, .iov_len = 1};
   struct msghdr msg = {.msg_iov = &iov,
                        .msg_iovlen = 1,
                        .msg_control = control.buf,
@@ -74,11 +72,6 @@ int handover_accept(int listen_fd, pid_t daemon, long timeout_ms, int *conn, cha
       memcpy(fds + *n_fds, CMSG_DATA(cm), sizeof(int) * (size_t)n);
       *n_fds += n;
     }
-  if (got > 0) {
-    data[got] = '\0';
-    *answer = data[0];
-    snprintf(start_dir, dir_len, "%s", data + 1);
-  }
   if (got == 0 || (msg.msg_flags & MSG_CTRUNC)) {
     for (int i = 0; i < *n_fds; i++) close(fds[i]);
     *n_fds = 0;
@@ -88,7 +81,7 @@ int handover_accept(int listen_fd, pid_t daemon, long timeout_ms, int *conn, cha
   return 0;
 }
 
-int handover_give(char answer, const char *start_dir, const int *fds, int n_fds) {
+int handover_give(char answer, const int *fds, int n_fds) {
   if (n_fds < 0 || n_fds > HANDOVER_MAX_FDS) return errno = EINVAL, -1;
   struct sockaddr_un sa;
   socklen_t len = address(&sa, getpid());
@@ -105,10 +98,8 @@ int handover_give(char answer, const char *start_dir, const int *fds, int n_fds)
     struct cmsghdr align;
   } control;
   memset(&control, 0, sizeof control);
-  size_t dir_len = strnlen(start_dir, PATH_MAX);
-  struct iovec iov[2] = {{.iov_base = &answer, .iov_len = 1},
-                         {.iov_base = (void *)start_dir, .iov_len = dir_len}};
-  struct msghdr msg = {.msg_iov = iov, .msg_iovlen = 2};
+  struct iovec iov = {.iov_base = &answer, .iov_len = 1};
+  struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
   if (n_fds > 0) {
     msg.msg_control = control.buf;
     msg.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)n_fds);

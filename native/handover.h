@@ -25,20 +25,19 @@ int handover_listen(pid_t daemon);
 
 /*
  * The command: waits up to timeout_ms for the daemon to connect, checks that the peer is pid
- * daemon (SO_PEERCRED), and receives its answer, start_dir and fds (close-on-exec). *conn stays
+ * daemon (SO_PEERCRED), and receives its answer and fds (close-on-exec). *conn stays
  * open: the daemon watches it, and its end of the restart comes when it closes. Returns -1 with
  * errno (ETIMEDOUT: the daemon did not answer; EPERM: another process connected).
  */
-int handover_accept(int listen_fd, pid_t daemon, long timeout_ms, int *conn, char *answer,
-                    char *start_dir, size_t dir_len, int *fds, int *n_fds);
+int handover_accept(int listen_fd, pid_t daemon, long timeout_ms, int *conn, char *answer, int *fds,
+                    int *n_fds);
 
 /*
  * The daemon: connects to the socket for its own pid, checks that the listener is root or its
- * own user, and sends answer, the directory it was started in (where its command line's relative
- * paths point) and the n fds. Returns the connection (close-on-exec), or -1 with
+ * own user, and sends answer with the n fds. Returns the connection (close-on-exec), or -1 with
  * errno (EPERM: the listener is another user).
  */
-int handover_give(char answer, const char *start_dir, const int *fds, int n_fds);
+int handover_give(char answer, const int *fds, int n_fds);
 
 /* The daemon: its listening stream sockets (SO_ACCEPTCONN), in fd order; returns how many. */
 int handover_listening_fds(int *fds, int max);

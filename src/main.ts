@@ -37,8 +37,9 @@ async function main(): Promise<void> {
     case 'restart':
       return restart({
         name: identity.name,
-        pidFile: cli.pidFile,
-        readyTimeoutMs: cli.readyTimeoutMs ?? READY_TIMEOUT_MS,
+        pidFile: cli.options.pidFile ?? identity.pidfile,
+        readyTimeoutMs: cli.options.readyTimeoutMs ?? READY_TIMEOUT_MS,
+        argFromEnd: cli.argFromEnd,
       });
     case 'check':
       return check(cli.options);

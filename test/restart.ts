@@ -56,20 +56,22 @@ const pidIn = (pidFile: string) => Number(readFileSync(pidFile, 'utf8'));
 for (const launcher of launchers()) {
   const daemon = (...args: string[]) => launcher.cmd.concat(args);
 
-  /** Starts a daemon on an ephemeral loopback port; its port and pid, killed at teardown. */
+  /**
+   * Starts a daemon on an ephemeral loopback port: its pid file, port and pid, and its options,
+   * which `restart` takes too (the new daemon's command line). Killed at teardown (tempDir).
+   */
   async function start(t: Test, dir: string, ...extra: string[]) {
     const pidFile = join(dir, `${name}.pid`);
-    const r = await run(daemon('--listen', '127.0.0.1:0', '--pidfile', pidFile, '--log', join(dir, 'log'), ...extra), {
-      cwd: dir,
-    });
+    const options = ['--listen', '127.0.0.1:0', '--pidfile', pidFile, '--log', join(dir, 'log'), ...extra];
+    const r = await run(daemon(...options), { cwd: dir });
     t.equal(r.code, 0, `started (stderr: ${r.err})`);
     const pid = pidIn(pidFile);
-    return { pidFile, port: portFrom(r.err), pid };
+    return { pidFile, port: portFrom(r.err), pid, options };
   }
 
   t.test(`${launcher.name}: restart ×10 under load: 0 failed requests, the pid file always valid`, async (t) => {
     const dir = tempDir(t);
-    const { pidFile, port, pid: first } = await start(t, dir);
+    const { pidFile, port, pid: first, options } = await start(t, dir);
     const reader = readPidFile(pidFile, dir);
     t.teardown(reader.kill);
     const cannon = load(port);
@@ -77,7 +79,7 @@ for (const launcher of launchers()) {
     const pids = [first];
     for (let i = 0; i < 10; i++) {
       const old = pids[pids.length - 1];
-      const r = await run(daemon('restart', '--pidfile', pidFile));
+      const r = await run(daemon('restart', ...options));
       t.equal(r.code, 0, `restart ${i + 1} exits 0 (stderr: ${r.err})`);
       const now = pidIn(pidFile);
       t.match(r.stdout, `${name} (pid ${old}) replaced by pid ${now}\n`, `restart ${i + 1} says who replaced whom`);
@@ -105,17 +107,14 @@ for (const launcher of launchers()) {
     const dir = tempDir(t);
     const config = join(dir, 'c.toml');
     writeFileSync(config, `greeting = "before"\n`);
-    const { pidFile, port, pid } = await start(t, dir, '--config', 'c.toml'); // relative: read in its start directory
+    // A relative path: the restart reads it where it runs, as a start does.
+    const { pidFile, port, pid, options } = await start(t, dir, '--config', 'c.toml');
     const cannon = load(port);
     await new Promise((r) => setTimeout(r, 200));
     writeFileSync(config, 'greeting = \n');
-    const r = await run(daemon('restart', '--pidfile', pidFile));
-    const failedStart = await run(
-      daemon('--listen', '127.0.0.1:0', '--pidfile', join(dir, 'other.pid'), '--config', 'c.toml'),
-      {
-        cwd: dir,
-      },
-    );
+    const r = await run(daemon('restart', ...options), { cwd: dir });
+    const otherPid = options.map((o) => (o === pidFile ? join(dir, 'other.pid') : o));
+    const failedStart = await run(daemon(...otherPid), { cwd: dir });
     await new Promise((r) => setTimeout(r, 200));
     const result = await cannon.stop();
     t.comment(`${result.requests.total} requests, ${result.failed} failed; restart said: ${r.err}`);
@@ -133,7 +132,7 @@ for (const launcher of launchers()) {
     t.match(readFileSync(join(dir, 'log'), 'utf8'), /the successor did not start.*serving on/);
     // Fixed, the next restart goes through.
     writeFileSync(config, `greeting = "after"\n`);
-    const again = await run(daemon('restart', '--pidfile', pidFile));
+    const again = await run(daemon('restart', ...options), { cwd: dir });
     t.equal(again.code, 0, again.err);
     t.equal((await get(port)).body, 'after\n', 'the successor read the config again');
     await run(daemon('stop', '--pidfile', pidFile));
@@ -171,9 +170,9 @@ for (const launcher of launchers()) {
     t.equal((await get(port)).body, `${greeting}\n`, 'a stray SIGUSR2 changes nothing');
     t.equal(pidIn(own), pid);
     await run(daemon('stop', '--pidfile', own));
-    const usage = await run(daemon('restart', '--config', 'x'));
-    t.equal(usage.code, 64, 'restart takes no run options');
-    t.match(usage.err, /"restart" takes only --pidfile and --ready-timeout, not --config/);
+    const usage = await run(daemon('restart', '--foreground'));
+    t.equal(usage.code, 64, 'restart replaces a forked daemon: no --foreground');
+    t.match(usage.err, /"restart" replaces a forked daemon and takes no --foreground/);
   });
 }
 
@@ -194,7 +193,16 @@ t.test('single executable: a restart after the file on disk was replaced runs th
   t.equal(readlinkSync(`/proc/${old}/exe`), `${exe} (deleted)`, 'the old daemon runs the replaced file');
   const cannon = load(port);
   await new Promise((r) => setTimeout(r, 200));
-  const restarted = await run([exe, 'restart', '--pidfile', pidFile]);
+  const restarted = await run([
+    exe,
+    'restart',
+    '--listen',
+    '127.0.0.1:0',
+    '--pidfile',
+    pidFile,
+    '--log',
+    join(dir, 'log'),
+  ]);
   const result = await cannon.stop();
   t.equal(restarted.code, 0, restarted.err);
   const now = pidIn(pidFile);

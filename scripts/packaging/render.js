@@ -259,7 +259,7 @@ ${id.name} \\- ${roff(id.summary)}
 .br
 \\fB${id.name}\\fR \\fBstop\\fR|\\fBstatus\\fR|\\fBreload\\fR [\\fB\\-\\-pidfile\\fR \\fIFILE\\fR]
 .br
-\\fB${id.name}\\fR \\fBrestart\\fR [\\fB\\-\\-pidfile\\fR \\fIFILE\\fR] [\\fB\\-\\-ready\\-timeout\\fR \\fISEC\\fR]
+\\fB${id.name}\\fR \\fBrestart\\fR [\\fIoptions\\fR]
 .br
 \\fB${id.name}\\fR \\fB\\-\\-check\\-config\\fR [\\fB\\-\\-config\\fR \\fIFILE\\fR] [\\fB\\-\\-listen\\fR \\fIHOST:PORT\\fR]
 .SH DESCRIPTION

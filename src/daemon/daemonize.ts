@@ -136,8 +136,6 @@ export class Daemon {
   private reloading: Promise<void> | undefined;
   private manager: ServiceManager | undefined;
   private dropTo: RunAs | undefined;
-  /** Where it was started: a restart's successor reads the same command line from there. */
-  private readonly startDir = process.cwd();
   /** A restart is under way: the sockets were handed over, the successor is starting. */
   private handingOver = false;
 
@@ -395,7 +393,7 @@ export class Daemon {
     let fds: number[] = [];
     try {
       if (answer === 'G') fds = native().listeningFds();
-      conn = native().handoverGive(answer, this.startDir, fds);
+      conn = native().handoverGive(answer, fds);
     } catch (e) {
       this.log.warn(`restart asked (SIGUSR2), but the hand-over failed: ${reason(e)}; serving on`);
       return;

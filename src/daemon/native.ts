@@ -31,8 +31,8 @@ export type ForkParentOutcome = { pid: number } & (
 export interface SuccessorPlan {
   /** The executable's path on disk, executed instead of /proc/self/exe. */
   execPath: string;
-  /** The old daemon's pid: its command line is the successor's. */
-  argvOf: number;
+  /** The successor's command line is this process's, but argv[argc - dropArg] (the word "restart"). */
+  dropArg: number;
   /** The old daemon's listening sockets, the successor's LISTEN_FDS. */
   listenFds: number[];
   /** "NAME=value" added to the successor's environment. */
@@ -61,14 +61,14 @@ export interface NativeAddon {
   ): ForkParentOutcome;
   /** The restart command's end of the hand-over (native/handover.h), bound before it asks the daemon. */
   handoverListen(daemonPid: number): number;
-  /** Waits for the daemon pid to connect: its answer (G given, F foreground, B busy), start directory, sockets. */
+  /** Waits for the daemon pid to connect: its answer (G given, F foreground, B busy) and sockets. */
   handoverAccept(
     listenFd: number,
     daemonPid: number,
     timeoutMs: number,
-  ): { conn: number; answer: string; startDir: string; fds: number[] };
+  ): { conn: number; answer: string; fds: number[] };
   /** The daemon's end: connects, checks the peer is root or its user, sends; the connection's fd. */
-  handoverGive(answer: string, startDir: string, fds: number[]): number;
+  handoverGive(answer: string, fds: number[]): number;
   /** This process's listening stream sockets, in fd order. */
   listeningFds(): number[];
   /** A restart's successor: its pid file, written and locked, unnamed until pidfileTakeOver. */

@@ -21,6 +21,8 @@ export interface RestartOptions {
   name: string;
   pidFile: string;
   readyTimeoutMs: number;
+  /** Where the word "restart" is in the command line, from the end: the successor's is the rest. */
+  argFromEnd: number;
 }
 
 /** Runs `NAME restart` and exits: 0 once the successor serves and the old daemon has gone. */
@@ -42,18 +44,12 @@ export async function restart(opts: RestartOptions): Promise<never> {
   // The file at the path this command runs from: after an upgrade, the new version.
   const execPath = readlinkSync('/proc/self/exe');
 
-  const given = askForSockets(pid, refuse);
-  const { conn, fds, startDir } = given;
-  // The successor reads the old command line where the old daemon was started.
-  try {
-    process.chdir(startDir);
-  } catch (e) {
-    closeSync(conn);
-    refuse(`cannot enter ${startDir}, where pid ${pid} was started (${reason(e)}); restore it or stop and start`, 1);
-  }
+  const { conn, fds } = askForSockets(pid, refuse);
+  // This command line without "restart", never the old daemon's: a daemon that dropped root
+  // can rewrite its own /proc/PID/cmdline, and must not choose what root starts.
   const { outcome, exitCode } = startDaemon(
     { name: opts.name, readyTimeoutMs: opts.readyTimeoutMs, stopGraceMs: STOP_GRACE_MS, pidFile: opts.pidFile },
-    { execPath, argvOf: pid, listenFds: fds, env: `${SUCCESSOR_MARKER}=${pid}` },
+    { execPath, dropArg: opts.argFromEnd, listenFds: fds, env: `${SUCCESSOR_MARKER}=${pid}` },
   );
   for (const fd of fds) closeSync(fd);
   // Closing the connection ends the old daemon's wait: it stops if the successor took the pid
@@ -74,10 +70,7 @@ export async function restart(opts: RestartOptions): Promise<never> {
 }
 
 /** SIGUSR2 to the proven daemon, which connects back and passes its listening sockets. */
-function askForSockets(
-  pid: number,
-  refuse: (line: string, code: number) => never,
-): { conn: number; fds: number[]; startDir: string } {
+function askForSockets(pid: number, refuse: (line: string, code: number) => never): { conn: number; fds: number[] } {
   let listening: number;
   try {
     listening = native().handoverListen(pid);
@@ -105,7 +98,7 @@ function askForSockets(
   } finally {
     closeSync(listening);
   }
-  const { conn, answer, fds, startDir } = got;
+  const { conn, answer, fds } = got;
   const why =
     answer === 'F'
       ? `pid ${pid} runs under a service manager (--foreground); restart it there (systemctl restart)`
@@ -121,5 +114,5 @@ function askForSockets(
     closeSync(conn);
     return refuse(why, LSB.FAILED);
   }
-  return { conn, fds, startDir };
+  return { conn, fds };
 }
