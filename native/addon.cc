@@ -108,7 +108,7 @@ Napi::Value ForkParent(const Napi::CallbackInfo &info) {
   opts.failure_exit = IntArg(info, 2, "failureExit");
   opts.on_event = OnEvent;
   opts.ctx = &sink;
-  // A restart (optional 5th argument): { execPath, dropArg, listenFds, env }.
+  // A restart (optional 5th argument): { execPath, dropArg, listenFds, extraFds, env }.
   std::string exec_path, extra_env;
   std::vector<int> listen_fds;
   if (info.Length() > 4 && info[4].IsObject()) {
@@ -121,8 +121,12 @@ Napi::Value ForkParent(const Napi::CallbackInfo &info) {
       listen_fds.push_back(fds.Get(i).As<Napi::Number>().Int32Value());
     opts.exec_path = exec_path.c_str();
     opts.extra_env = extra_env.c_str();
+    Napi::Array extra = r.Get("extraFds").As<Napi::Array>();
+    for (uint32_t i = 0; i < extra.Length(); i++)
+      listen_fds.push_back(extra.Get(i).As<Napi::Number>().Int32Value());
     opts.listen_fds = listen_fds.data();
     opts.n_listen_fds = static_cast<int>(listen_fds.size());
+    opts.n_extra_fds = static_cast<int>(extra.Length());
   }
   fork_parent_result res{};
   if (fork_parent(&opts, &res) < 0) throw SystemError(env, errno, res.failed_call);

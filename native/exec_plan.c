@@ -185,7 +185,8 @@ static int build_env(struct plan *p, const char *marker_name, const struct plan_
   if (restart) {
     p->listen_fds = r->n_listen_fds;
     p->move_fds = r->listen_fds;
-    snprintf(p->listen_count, sizeof p->listen_count, "LISTEN_FDS=%d", r->n_listen_fds);
+    snprintf(p->listen_count, sizeof p->listen_count, "LISTEN_FDS=%d",
+             r->n_listen_fds - r->n_extra_fds);
   } else if (lpid && lfds && strtol(lpid, NULL, 10) == (long)getpid()) {
     long nfds = strtol(lfds, NULL, 10);
     if (nfds > 0 && nfds < 4096) p->listen_fds = (int)nfds;

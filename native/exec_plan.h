@@ -21,7 +21,8 @@ struct plan {
   char **envp; /* ours, without a stale marker, plus the marker slot (and LISTEN_PID's) */
   char marker[64]; /* "FORKD_READY=<pid>:<fd>", written by the child */
   char listen_pid[40]; /* "LISTEN_PID=<pid>", written by the child when fds are handed on */
-  int listen_fds; /* socket-activation fds 3..3+n-1 handed on to the daemon */
+  int listen_fds; /* socket-activation fds 3..3+n-1 handed on to the daemon (a restart: and extra
+                     fds after them) */
   const int *move_fds; /* a restart: fds moved to 3..3+listen_fds-1 in the child */
   char listen_count[32]; /* "LISTEN_FDS=<n>" for moved fds */
   const char *exec_path; /* what the child executes */
@@ -40,6 +41,7 @@ struct plan_restart {
   int drop_arg;
   const int *listen_fds;
   int n_listen_fds;
+  int n_extra_fds;
   const char *extra_env;
 };
 

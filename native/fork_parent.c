@@ -186,8 +186,8 @@ static void wait_start(struct start *w, struct fork_parent_result *res) {
 int fork_parent(const struct fork_parent_options *opts, struct fork_parent_result *res) {
   struct plan plan;
   memset(res, 0, sizeof *res);
-  struct plan_restart restart = {opts->exec_path, opts->drop_arg, opts->listen_fds,
-                                 opts->n_listen_fds, opts->extra_env};
+  struct plan_restart restart = {opts->exec_path,    opts->drop_arg,    opts->listen_fds,
+                                 opts->n_listen_fds, opts->n_extra_fds, opts->extra_env};
   if (plan_prepare(&plan, FORK_PARENT_MARKER, &restart) < 0) {
     res->failed_call = plan.failed_call;
     plan_free(&plan);

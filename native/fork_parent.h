@@ -33,6 +33,7 @@ struct fork_parent_options {
   int drop_arg; /* > 0: leave out our argv[argc - drop_arg] (the word "restart") */
   const int *listen_fds; /* handed to the daemon as fds 3.. with LISTEN_FDS, LISTEN_PID */
   int n_listen_fds;
+  int n_extra_fds; /* the last n_extra_fds of listen_fds are passed on, but not LISTEN_FDS */
   const char *extra_env; /* "NAME=value" added to the daemon's environment */
 };
 

@@ -197,7 +197,11 @@ int pidfile_probe(const char *path, pid_t *pid, pid_t *holder) {
     *pid = read_pid(fd);
     locked = flock(fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK;
     if (locked) *holder = lock_holder(fd);
+    /* Unlocked, but replaced meanwhile (a restart's successor renamed its file over this one,
+     * and the old daemon has exited since): look at the file the path names now. */
+    int replaced = !locked && !still_named(fd, path);
     close(fd);
+    if (replaced) continue;
     if (!locked || (*pid > 1 && *holder == *pid)) break;
     struct timespec ts = {0, 2 * 1000 * 1000};
     nanosleep(&ts, NULL);

@@ -1,5 +1,5 @@
 // daemonize() and the daemon's lifecycle: set-up, ready, reload, graceful stop (ARCHITECTURE.md §1).
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, fstatSync, openSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { CHDIR, READY_TIMEOUT_MS, STOP_GRACE_MS, STOP_TIMEOUT_MS } from './defaults';
 import { DaemonError, EX, reason, refusal } from './exit-codes';
@@ -80,11 +80,29 @@ export function daemonize(opts: DaemonOptions): Daemon {
   return new Daemon(opts, readyFd, readyFd === undefined ? undefined : takeSuccessorMarker());
 }
 
-/** In a restart's successor, the pid of the daemon it replaces (src/daemon/restart.ts). */
-function takeSuccessorMarker(): number | undefined {
+/** In a restart's successor: the daemon it replaces, and its copy of the hand-over connection. */
+function takeSuccessorMarker(): Successor | undefined {
   const marker = process.env[SUCCESSOR_MARKER];
   delete process.env[SUCCESSOR_MARKER];
-  return marker !== undefined && /^\d+$/.test(marker) ? Number(marker) : undefined;
+  const m = /^(\d+):(\d+)$/.exec(marker ?? '');
+  if (!m) return undefined;
+  const handover = Number(m[2]);
+  try {
+    if (!fstatSync(handover).isSocket()) throw new Error('not a socket');
+    native().setCloexec(handover);
+  } catch (e) {
+    throw new DaemonError(
+      `${SUCCESSOR_MARKER}=${marker}: fd ${handover} ${reason(e)}; do not set it yourself`,
+      EX.SOFTWARE,
+    );
+  }
+  return { replaces: Number(m[1]), handover };
+}
+
+interface Successor {
+  replaces: number;
+  /** Closed once the pid file is taken over: the old daemon stops when the command closes it too. */
+  handover: number;
 }
 
 /**
@@ -142,8 +160,8 @@ export class Daemon {
   constructor(
     private readonly opts: DaemonOptions,
     private readyFd: number | undefined,
-    /** A restart's successor: the pid of the daemon it replaces. */
-    private readonly replaces?: number,
+    /** A restart's successor (src/daemon/restart.ts). */
+    private readonly successor?: Successor,
   ) {
     this.log = new Logger(opts.name);
     if (stderrIsJournal()) this.log.style = 'journal';
@@ -201,7 +219,10 @@ export class Daemon {
     if (this.state !== 'starting') return;
     // A successor names its pid file now, while it may still be root: rename(2) over the old
     // daemon's, which sees it and stops once the restart command has heard "ready".
-    if (this.replaces !== undefined) this.pidFile?.takeOver();
+    if (this.successor) {
+      this.pidFile?.takeOver();
+      closeSync(this.successor.handover);
+    }
     if (this.dropTo) this.dropPrivileges(this.dropTo);
     this.state = 'ready';
     if (this.logFd !== undefined) {
@@ -260,7 +281,7 @@ export class Daemon {
     if (isLogPath(this.opts.logFile)) this.logFd = this.openLog(this.opts.logFile);
     if (this.opts.pidFile)
       this.pidFile =
-        this.replaces === undefined
+        this.successor === undefined
           ? PidFile.acquire(this.opts.pidFile, this.opts.name)
           : PidFile.prepareSuccessor(this.opts.pidFile);
     this.manager = ServiceManager.fromEnvironment(process.env, (e, socket) =>

@@ -35,6 +35,8 @@ export interface SuccessorPlan {
   dropArg: number;
   /** The old daemon's listening sockets, the successor's LISTEN_FDS. */
   listenFds: number[];
+  /** Passed on after the listening sockets, outside LISTEN_FDS (the hand-over connection). */
+  extraFds: number[];
   /** "NAME=value" added to the successor's environment. */
   env: string;
 }

@@ -11,7 +11,10 @@ import { native } from './native';
 import { finish, startDaemon } from './parent';
 import { probePidFile } from './pidfile';
 
-/** The successor's marker: the old daemon's pid. It prepares its pid file unnamed and takes it over once ready. */
+/**
+ * The successor's marker, "<old pid>:<fd>": it prepares its pid file unnamed and takes it over
+ * once ready, then closes fd, its copy of the hand-over connection (see restart()).
+ */
 export const SUCCESSOR_MARKER = 'FORKD_SUCCESSOR';
 
 /** How long the daemon has to answer SIGUSR2 with its sockets. */
@@ -49,11 +52,20 @@ export async function restart(opts: RestartOptions): Promise<never> {
   // can rewrite its own /proc/PID/cmdline, and must not choose what root starts.
   const { outcome, exitCode } = startDaemon(
     { name: opts.name, readyTimeoutMs: opts.readyTimeoutMs, stopGraceMs: STOP_GRACE_MS, pidFile: opts.pidFile },
-    { execPath, dropArg: opts.argFromEnd, listenFds: fds, env: `${SUCCESSOR_MARKER}=${pid}` },
+    // The successor holds the hand-over connection too: the old daemon hears its end once
+    // both have closed it, so a command killed while the successor starts cannot leave two
+    // daemons serving.
+    {
+      execPath,
+      dropArg: opts.argFromEnd,
+      listenFds: fds,
+      extraFds: [conn],
+      env: `${SUCCESSOR_MARKER}=${pid}:${3 + fds.length}`,
+    },
   );
   for (const fd of fds) closeSync(fd);
-  // Closing the connection ends the old daemon's wait: it stops if the successor took the pid
-  // file over (it did before saying ready), else it serves on.
+  // Closing the connection (the successor closed its copy once ready) ends the old daemon's
+  // wait: it stops if the successor took the pid file over, else it serves on.
   closeSync(conn);
   if (outcome?.end !== 'ready') finish(outcome, exitCode);
   // A script may start or restart again at once: return once the old daemon has gone.
