@@ -80,7 +80,7 @@ export function daemonize(opts: DaemonOptions): Daemon {
   return new Daemon(opts, readyFd, readyFd === undefined ? undefined : takeSuccessorMarker());
 }
 
-/** In a restart's successor: the daemon it replaces, and its copy of the hand-over connection. */
+/** In a restart's successor ("<old pid>:<fd>"): its copy of the hand-over connection. */
 function takeSuccessorMarker(): Successor | undefined {
   const marker = process.env[SUCCESSOR_MARKER];
   delete process.env[SUCCESSOR_MARKER];
@@ -96,11 +96,10 @@ function takeSuccessorMarker(): Successor | undefined {
       EX.SOFTWARE,
     );
   }
-  return { replaces: Number(m[1]), handover };
+  return { handover };
 }
 
 interface Successor {
-  replaces: number;
   /** Closed once the pid file is taken over: the old daemon stops when the command closes it too. */
   handover: number;
 }
@@ -218,7 +217,8 @@ export class Daemon {
   ready(status?: string): void {
     if (this.state !== 'starting') return;
     // A successor names its pid file now, while it may still be root: rename(2) over the old
-    // daemon's, which sees it and stops once the restart command has heard "ready".
+    // daemon's, which sees it and stops once this copy of the hand-over connection and the
+    // restart command's are closed (src/daemon/restart.ts).
     if (this.successor) {
       this.pidFile?.takeOver();
       closeSync(this.successor.handover);
