@@ -12,7 +12,7 @@ const path = require('node:path');
 
 const root = path.resolve(__dirname, '..');
 const quick = process.argv.includes('--quick');
-/** --only NAME[,NAME]: run just those figures (startup, relay, serving, size, parent-path, build). */
+/** --only NAME[,NAME]: run just those figures (startup, relay, serving, restart, size, parent-path, build). */
 const onlyArg = process.argv.indexOf('--only');
 const only = onlyArg > 0 ? process.argv[onlyArg + 1].split(',') : undefined;
 const wanted = (name) => !only || only.includes(name);
@@ -317,6 +317,102 @@ function buildTime() {
   );
 }
 
+/** A free loopback port, for a daemon that stop-and-start must bind again. */
+function freePort() {
+  return new Promise((resolve) => {
+    const srv = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * Restart: `NAME restart` (the sockets handed over) against `NAME stop` then a start, each in its
+ * own window of loopback load (autocannon, 50 connections), interleaved in the same run: how long
+ * the command takes until the new daemon serves, the peak latency in the window, failed requests.
+ * A window with no action gives the load's own peak latency.
+ */
+async function restartFigures() {
+  if (pin.length) execFileSync('taskset', ['-p', '-c', '0', String(process.pid)], { stdio: 'ignore' });
+  const autocannon = require('autocannon');
+  const rounds = quick ? 1 : 5;
+  const windowS = quick ? 1.5 : 3;
+  const pidFile = path.join(tmp, 'restart.pid');
+  const port = await freePort();
+  const options = ['--listen', `127.0.0.1:${port}`, '--pidfile', pidFile, '--log', 'none'];
+  const start = () => {
+    const r = spawnSync(pin[0] ?? exe, [...pin.slice(1), ...(pin.length ? [exe] : []), ...options], {
+      encoding: 'utf8',
+    });
+    if (r.status !== 0) throw new Error(`start: ${r.stderr}`);
+    started.push(Number(fs.readFileSync(pidFile, 'utf8')));
+  };
+  const command = (args) =>
+    new Promise((resolve, reject) => {
+      const c = spawn(pin[0] ?? exe, [...pin.slice(1), ...(pin.length ? [exe] : []), ...args], {
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      let err = '';
+      c.stderr.on('data', (b) => (err += b));
+      c.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${args[0]}: ${err}`))));
+    });
+  const pidNow = () => Number(fs.readFileSync(pidFile, 'utf8'));
+  /** Resolves with the time at which the pid file names another pid: the successor is ready. */
+  const takenOver = (old) =>
+    new Promise((resolve) => {
+      const t = setInterval(() => {
+        if (pidNow() !== old) {
+          clearInterval(t);
+          resolve(now());
+        }
+      }, 1);
+    });
+  const actions = {
+    none: async () => {},
+    restart: async () => {
+      const ready = takenOver(pidNow());
+      await command(['restart', ...options]);
+      started.push(pidNow());
+      return ready;
+    },
+    'stop-start': async () => {
+      await command(['stop', '--pidfile', pidFile]);
+      start();
+      return now();
+    },
+  };
+  const got = Object.fromEntries(
+    Object.keys(actions).map((k) => [k, { took: [], whole: [], peak: [], failed: 0, total: 0 }]),
+  );
+  start();
+  for (let i = 0; i < rounds; i++)
+    for (const [kind, act] of Object.entries(actions)) {
+      const load = autocannon({ url: `http://127.0.0.1:${port}/`, connections: 50, duration: windowS });
+      await new Promise((r) => setTimeout(r, (windowS * 1000) / 3));
+      const t0 = now();
+      const serving = await act();
+      got[kind].whole.push(now() - t0);
+      got[kind].took.push((serving ?? now()) - t0);
+      const r = await load;
+      got[kind].peak.push(r.latency.max);
+      got[kind].failed += r.errors + r.timeouts + r.non2xx + r.resets;
+      got[kind].total += r.requests.total;
+    }
+  await stopPid(Number(fs.readFileSync(pidFile, 'utf8')));
+  const [rs, ss, none] = ['restart', 'stop-start', 'none'].map((k) => got[k]);
+  const took = [median(rs.took), median(ss.took)];
+  const whole = median(rs.whole);
+  const peak = [median(rs.peak), median(ss.peak), median(none.peak)];
+  figure(
+    'restart',
+    `new daemon serving after ${ms(took[0])} (restart) / ${ms(took[1])} (stop, then start) = ${(took[0] / took[1]).toFixed(2)}; ` +
+      `restart returns after ${ms(whole)} (the old daemon drained and gone); ` +
+      `peak latency ${ms(peak[0])} / ${ms(peak[1])} = ${(peak[0] / peak[1]).toFixed(2)} (${ms(peak[2])} with no hand-over); ` +
+      `failed requests ${rs.failed} of ${rs.total} / ${ss.failed} of ${ss.total} (${rounds} interleaved rounds, 50 connections, ${windowS} s windows)`,
+  );
+}
+
 async function main() {
   if (!fs.existsSync(exe)) throw new Error(`${exe} is missing: run "npm run build" first`);
   process.stdout.write(
@@ -325,6 +421,7 @@ async function main() {
   if (wanted('startup')) await startup();
   if (wanted('relay')) await relay();
   if (wanted('serving')) await serving();
+  if (wanted('restart')) await restartFigures();
   if (wanted('size')) sizes();
   if (wanted('parent-path')) await parentPath();
   if (wanted('build')) buildTime();

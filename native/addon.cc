@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <cstring>
 #include <string>
+#include <vector>
 #include <fcntl.h>
 #include <csignal>
 #include <sys/prctl.h>
@@ -11,6 +12,7 @@
 #include <unistd.h>
 
 #include "fork_parent.h"
+#include "handover.h"
 #include "pidfile.h"
 #include "privileges.h"
 #include "safe_open.h"
@@ -106,10 +108,93 @@ Napi::Value ForkParent(const Napi::CallbackInfo &info) {
   opts.failure_exit = IntArg(info, 2, "failureExit");
   opts.on_event = OnEvent;
   opts.ctx = &sink;
+  // A restart (optional 5th argument): { execPath, dropArg, listenFds, extraFds, env }.
+  std::string exec_path, extra_env;
+  std::vector<int> listen_fds;
+  if (info.Length() > 4 && info[4].IsObject()) {
+    Napi::Object r = info[4].As<Napi::Object>();
+    exec_path = r.Get("execPath").As<Napi::String>().Utf8Value();
+    extra_env = r.Get("env").As<Napi::String>().Utf8Value();
+    opts.drop_arg = r.Get("dropArg").As<Napi::Number>().Int32Value();
+    Napi::Array fds = r.Get("listenFds").As<Napi::Array>();
+    for (uint32_t i = 0; i < fds.Length(); i++)
+      listen_fds.push_back(fds.Get(i).As<Napi::Number>().Int32Value());
+    opts.exec_path = exec_path.c_str();
+    opts.extra_env = extra_env.c_str();
+    Napi::Array extra = r.Get("extraFds").As<Napi::Array>();
+    for (uint32_t i = 0; i < extra.Length(); i++)
+      listen_fds.push_back(extra.Get(i).As<Napi::Number>().Int32Value());
+    opts.listen_fds = listen_fds.data();
+    opts.n_listen_fds = static_cast<int>(listen_fds.size());
+    opts.n_extra_fds = static_cast<int>(extra.Length());
+  }
   fork_parent_result res{};
   if (fork_parent(&opts, &res) < 0) throw SystemError(env, errno, res.failed_call);
   if (!sink.error.IsEmpty()) throw Napi::Error(env, sink.error);
   return Outcome(env, res);
+}
+
+Napi::Array FdArray(Napi::Env env, const int *fds, int n) {
+  Napi::Array out = Napi::Array::New(env, static_cast<size_t>(n));
+  for (int i = 0; i < n; i++) out.Set(static_cast<uint32_t>(i), fds[i]);
+  return out;
+}
+
+// handoverListen(daemonPid) -> fd: the restart command's end, before it asks the daemon.
+Napi::Value HandoverListen(const Napi::CallbackInfo &info) {
+  int fd = handover_listen(IntArg(info, 0, "pid"));
+  if (fd < 0) throw SystemError(info.Env(), errno, "hand-over socket");
+  return Napi::Number::New(info.Env(), fd);
+}
+
+// handoverAccept(listenFd, daemonPid, timeoutMs) -> { conn, answer, fds }.
+Napi::Value HandoverAccept(const Napi::CallbackInfo &info) {
+  int conn, n, fds[HANDOVER_MAX_FDS];
+  char answer = 0;
+  if (handover_accept(IntArg(info, 0, "fd"), IntArg(info, 1, "pid"), IntArg(info, 2, "timeoutMs"),
+                      &conn, &answer, fds, &n) < 0)
+    throw SystemError(info.Env(), errno, "hand-over");
+  Napi::Object out = Napi::Object::New(info.Env());
+  out.Set("conn", conn);
+  out.Set("answer", std::string(1, answer));
+  out.Set("fds", FdArray(info.Env(), fds, n));
+  return out;
+}
+
+// handoverGive(answer, fds) -> the connection's fd: the daemon's end.
+Napi::Value HandoverGive(const Napi::CallbackInfo &info) {
+  std::string answer = StringArg(info, 0, "answer");
+  if (info.Length() < 2 || !info[1].IsArray())
+    throw Napi::TypeError::New(info.Env(), "fds must be an array");
+  Napi::Array arr = info[1].As<Napi::Array>();
+  std::vector<int> fds;
+  for (uint32_t i = 0; i < arr.Length(); i++)
+    fds.push_back(arr.Get(i).As<Napi::Number>().Int32Value());
+  int conn = handover_give(answer.empty() ? HANDOVER_BUSY : answer[0], fds.data(),
+                           static_cast<int>(fds.size()));
+  if (conn < 0) throw SystemError(info.Env(), errno, "hand-over");
+  return Napi::Number::New(info.Env(), conn);
+}
+
+Napi::Value ListeningFds(const Napi::CallbackInfo &info) {
+  int fds[HANDOVER_MAX_FDS];
+  int n = handover_listening_fds(fds, HANDOVER_MAX_FDS);
+  if (n < 0) throw SystemError(info.Env(), errno, "list sockets");
+  return FdArray(info.Env(), fds, n);
+}
+
+Napi::Value PidfilePrepareSuccessor(const Napi::CallbackInfo &info) {
+  std::string path = StringArg(info, 0, "path");
+  int fd = pidfile_prepare_successor(path.c_str(), IntArg(info, 1, "pid"));
+  if (fd < 0) throw SystemError(info.Env(), errno, "prepare pid file");
+  return Napi::Number::New(info.Env(), fd);
+}
+
+Napi::Value PidfileTakeOver(const Napi::CallbackInfo &info) {
+  std::string path = StringArg(info, 1, "path");
+  if (pidfile_take_over(IntArg(info, 0, "fd"), path.c_str()) < 0)
+    throw SystemError(info.Env(), errno, "rename pid file");
+  return info.Env().Undefined();
 }
 
 Napi::Value ClaimReadyChannel(const Napi::CallbackInfo &info) {
@@ -260,6 +345,12 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("pidfileProbe", Napi::Function::New(env, PidfileProbe));
   exports.Set("pidfileRemoveStale", Napi::Function::New(env, PidfileRemoveStale));
   exports.Set("pidfileRelease", Napi::Function::New(env, PidfileRelease));
+  exports.Set("pidfilePrepareSuccessor", Napi::Function::New(env, PidfilePrepareSuccessor));
+  exports.Set("pidfileTakeOver", Napi::Function::New(env, PidfileTakeOver));
+  exports.Set("handoverListen", Napi::Function::New(env, HandoverListen));
+  exports.Set("handoverAccept", Napi::Function::New(env, HandoverAccept));
+  exports.Set("handoverGive", Napi::Function::New(env, HandoverGive));
+  exports.Set("listeningFds", Napi::Function::New(env, ListeningFds));
   exports.Set("openLog", Napi::Function::New(env, OpenLog));
   exports.Set("dup2", Napi::Function::New(env, Dup2));
   exports.Set("notify", Napi::Function::New(env, Notify));

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -130,7 +131,7 @@ static char *read_all(int fd, size_t *len) {
 }
 
 /* argv exactly as the kernel started us: in a single executable it differs from process.argv. */
-static int read_cmdline(struct plan *p) {
+static int read_cmdline(struct plan *p, int drop_arg) {
   int fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
   if (fd < 0) return -1;
   size_t len;
@@ -154,6 +155,10 @@ static int read_cmdline(struct plan *p) {
   }
   size_t k = 0;
   for (size_t i = 0; i < len; i += strlen(buf + i) + 1) p->argv[k++] = buf + i;
+  /* A restart's successor runs our command line without the word "restart". */
+  if (drop_arg > 0 && (size_t)drop_arg < argc) {
+    for (size_t j = argc - (size_t)drop_arg; j < argc; j++) p->argv[j] = p->argv[j + 1];
+  }
   return 0;
 }
 
@@ -167,16 +172,22 @@ static int is_var(const char *s, const char *name) {
  * The child's environment: ours, without a stale marker, plus the marker slot. Sockets passed
  * to us by socket activation are handed on to the daemon with LISTEN_PID rewritten to its pid.
  */
-static int build_env(struct plan *p, const char *marker_name) {
+static int build_env(struct plan *p, const char *marker_name, const struct plan_restart *r) {
   size_t n = 0;
   while (environ[n]) n++;
-  p->envp = calloc(n + 3, sizeof *p->envp);
+  p->envp = calloc(n + 5, sizeof *p->envp);
   if (!p->envp) {
     errno = ENOMEM;
     return -1;
   }
   const char *lpid = getenv("LISTEN_PID"), *lfds = getenv("LISTEN_FDS");
-  if (lpid && lfds && strtol(lpid, NULL, 10) == (long)getpid()) {
+  int restart = r && r->n_listen_fds > 0;
+  if (restart) {
+    p->listen_fds = r->n_listen_fds;
+    p->move_fds = r->listen_fds;
+    snprintf(p->listen_count, sizeof p->listen_count, "LISTEN_FDS=%d",
+             r->n_listen_fds - r->n_extra_fds);
+  } else if (lpid && lfds && strtol(lpid, NULL, 10) == (long)getpid()) {
     long nfds = strtol(lfds, NULL, 10);
     if (nfds > 0 && nfds < 4096) p->listen_fds = (int)nfds;
   }
@@ -184,10 +195,19 @@ static int build_env(struct plan *p, const char *marker_name) {
   for (size_t i = 0; i < n; i++) {
     if (is_var(environ[i], marker_name)) continue;
     if (p->listen_fds && is_var(environ[i], "LISTEN_PID")) continue;
+    /* A restart's sockets are the old daemon's: names and counts from elsewhere do not apply. */
+    if (restart && (is_var(environ[i], "LISTEN_FDS") || is_var(environ[i], "LISTEN_FDNAMES")))
+      continue;
+    if (r && r->extra_env && strchr(r->extra_env, '=') &&
+        strncmp(environ[i], r->extra_env, (size_t)(strchr(r->extra_env, '=') - r->extra_env + 1)) ==
+            0)
+      continue;
     p->envp[k++] = environ[i];
   }
   p->envp[k++] = p->marker;
   if (p->listen_fds) p->envp[k++] = p->listen_pid;
+  if (restart) p->envp[k++] = p->listen_count;
+  if (r && r->extra_env) p->envp[k++] = (char *)r->extra_env;
   p->envp[k] = NULL;
   return 0;
 }
@@ -201,8 +221,9 @@ static int build_env(struct plan *p, const char *marker_name) {
     }                          \
   } while (0)
 
-int plan_prepare(struct plan *p, const char *marker_name) {
+int plan_prepare(struct plan *p, const char *marker_name, const struct plan_restart *restart) {
   memset(p, 0, sizeof *p);
+  p->exec_path = restart && restart->exec_path ? restart->exec_path : "/proc/self/exe";
   p->null_fd = p->out_r = p->out_w = p->err_r = p->err_w = -1;
   p->ready_r = p->ready_w = p->sig_r = p->sig_w = -1;
   struct rlimit rl;
@@ -210,8 +231,8 @@ int plan_prepare(struct plan *p, const char *marker_name) {
       getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < 1u << 20
           ? (unsigned)rl.rlim_cur
           : 1u << 16;
-  STEP(read_cmdline(p), "read /proc/self/cmdline");
-  STEP(build_env(p, marker_name), "environment");
+  STEP(read_cmdline(p, restart ? restart->drop_arg : 0), "read /proc/self/cmdline");
+  STEP(build_env(p, marker_name, restart), "environment");
   STEP(p->null_fd = above_stdio(open("/dev/null", O_RDWR | O_CLOEXEC)), "open /dev/null");
   /* Only the parent reads them: non-blocking, so a burst is drained without a poll per read. */
   STEP(pipe_above_stdio(&p->err_r, &p->err_w, 0), "pipe");
@@ -244,4 +265,21 @@ void plan_close_inherited(const struct plan *p, int keep_fd) {
 #endif
   if (keep > lo) close_range_fallback(lo, keep - 1);
   close_range_fallback(keep + 1, p->max_fd);
+}
+
+int plan_move_fds(struct plan *p, int *keep) {
+  int n = p->move_fds ? p->listen_fds : 0;
+  if (n == 0) return 0;
+  int low = 3 + n;
+  /* keep (the ready channel) and every source first go above the target range, so that no
+   * dup2 below overwrites one not yet moved. F_DUPFD clears close-on-exec; the copies are
+   * closed by plan_close_inherited. */
+  if (*keep < low && (*keep = fcntl(*keep, F_DUPFD, low)) < 0) return -1;
+  int moved[64];
+  if (n > 64) return errno = EINVAL, -1;
+  for (int i = 0; i < n; i++)
+    if ((moved[i] = fcntl(p->move_fds[i], F_DUPFD_CLOEXEC, low)) < 0) return -1;
+  for (int i = 0; i < n; i++)
+    if (dup2(moved[i], 3 + i) < 0) return -1;
+  return 0;
 }

@@ -6,6 +6,7 @@
 #define FORKD_EXEC_PLAN_H
 
 #include <signal.h>
+#include <sys/types.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -20,7 +21,11 @@ struct plan {
   char **envp; /* ours, without a stale marker, plus the marker slot (and LISTEN_PID's) */
   char marker[64]; /* "FORKD_READY=<pid>:<fd>", written by the child */
   char listen_pid[40]; /* "LISTEN_PID=<pid>", written by the child when fds are handed on */
-  int listen_fds; /* socket-activation fds 3..3+n-1 handed on to the daemon */
+  int listen_fds; /* socket-activation fds 3..3+n-1 handed on to the daemon (a restart: and extra
+                     fds after them) */
+  const int *move_fds; /* a restart: fds moved to 3..3+listen_fds-1 in the child */
+  char listen_count[32]; /* "LISTEN_FDS=<n>" for moved fds */
+  const char *exec_path; /* what the child executes */
   /* /dev/null, the stdout and stderr relay pipes, the ready channel, the signal self-pipe; all
    * close-on-exec and above 2. The read ends of the relay pipes are non-blocking. */
   int null_fd, out_r, out_w, err_r, err_w, ready_r, ready_w, sig_r, sig_w;
@@ -30,9 +35,22 @@ struct plan {
   struct sigaction old_sa[PLAN_N_SIGNALS];
 };
 
-/* Fills *p; marker_name is at most 20 bytes. Returns -1 with errno and p->failed_call set; then
- * plan_free(p) still applies. */
-int plan_prepare(struct plan *p, const char *marker_name);
+/* A restart's changes to the plan: see struct fork_parent_options. */
+struct plan_restart {
+  const char *exec_path;
+  int drop_arg;
+  const int *listen_fds;
+  int n_listen_fds;
+  int n_extra_fds;
+  const char *extra_env;
+};
+
+/* Fills *p (restart may be NULL); marker_name is at most 20 bytes. Returns -1 with errno and
+ * p->failed_call set; then plan_free(p) still applies. */
+int plan_prepare(struct plan *p, const char *marker_name, const struct plan_restart *restart);
+
+/* In the child, async-signal-safe: moves a restart's fds to 3.. and *keep above them. */
+int plan_move_fds(struct plan *p, int *keep);
 
 /* Frees the plan and closes every fd of it still open. */
 void plan_free(struct plan *p);

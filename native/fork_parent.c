@@ -43,6 +43,7 @@ static __attribute__((noreturn)) void child_exec(struct plan *p, int code) {
   /* Node marks 0..2 close-on-exec; dup2 clears it, and this makes sure. */
   for (int fd = 0; fd <= 2; fd++)
     if (fcntl(fd, F_SETFD, 0) < 0) child_fail(p, FORK_PARENT_STEP_STDIO, code);
+  if (plan_move_fds(p, &p->ready_w) < 0) child_fail(p, FORK_PARENT_STEP_STDIO, code);
   if (fcntl(p->ready_w, F_SETFD, 0) < 0) child_fail(p, FORK_PARENT_STEP_STDIO, code);
   plan_write_marker(p, FORK_PARENT_MARKER, (unsigned long)getpid());
   /* Inherited fds must not leak into the daemon; keep only socket activation's and ours. */
@@ -51,7 +52,7 @@ static __attribute__((noreturn)) void child_exec(struct plan *p, int code) {
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, NULL);
-  execve("/proc/self/exe", p->argv, p->envp);
+  execve(p->exec_path, p->argv, p->envp);
   child_fail(p, FORK_PARENT_STEP_EXEC, code);
 }
 
@@ -185,7 +186,9 @@ static void wait_start(struct start *w, struct fork_parent_result *res) {
 int fork_parent(const struct fork_parent_options *opts, struct fork_parent_result *res) {
   struct plan plan;
   memset(res, 0, sizeof *res);
-  if (plan_prepare(&plan, FORK_PARENT_MARKER) < 0) {
+  struct plan_restart restart = {opts->exec_path,    opts->drop_arg,    opts->listen_fds,
+                                 opts->n_listen_fds, opts->n_extra_fds, opts->extra_env};
+  if (plan_prepare(&plan, FORK_PARENT_MARKER, &restart) < 0) {
     res->failed_call = plan.failed_call;
     plan_free(&plan);
     return -1;

@@ -28,6 +28,13 @@ struct fork_parent_options {
   int failure_exit; /* the child's exit code when its set-up or execve fails */
   void (*on_event)(void *ctx, enum fork_parent_event event); /* may be NULL */
   void *ctx;
+  /* A restart (ARCHITECTURE.md §2): NULL for a start. */
+  const char *exec_path; /* execve this instead of /proc/self/exe */
+  int drop_arg; /* > 0: leave out our argv[argc - drop_arg] (the word "restart") */
+  const int *listen_fds; /* handed to the daemon as fds 3.. with LISTEN_FDS, LISTEN_PID */
+  int n_listen_fds;
+  int n_extra_fds; /* the last n_extra_fds of listen_fds are passed on, but not LISTEN_FDS */
+  const char *extra_env; /* "NAME=value" added to the daemon's environment */
 };
 
 /* How the start-up ended. */
@@ -54,11 +61,11 @@ struct fork_parent_result {
 /*
  * Forks; the child becomes a session leader with /dev/null on stdin and a pipe on each of stdout
  * and stderr, and re-executes /proc/self/exe with this process's exact argv and the marker in
- * its environment. The parent copies the pipes to its own stdout and stderr until the daemon is
- * ready, has died or the wait is cancelled, and fills *result. A child that died before it was
- * ready has its process group killed (helpers it started). Never returns in the child.
- * Returns -1 with errno and result->failed_call set (no fd left open) when no child could be
- * started.
+ * its environment (a restart: opts->exec_path, the old daemon's sockets, our argv but the word
+ * "restart"). The parent copies the pipes to its own stdout and stderr until the daemon is ready,
+ * has died or the wait is cancelled, and fills *result. A child that died before it was ready has
+ * its process group killed (helpers it started). Never returns in the child. Returns -1 with errno
+ * and result->failed_call set (no fd left open) when no child could be started.
  */
 int fork_parent(const struct fork_parent_options *opts, struct fork_parent_result *result);
 

@@ -197,7 +197,11 @@ int pidfile_probe(const char *path, pid_t *pid, pid_t *holder) {
     *pid = read_pid(fd);
     locked = flock(fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK;
     if (locked) *holder = lock_holder(fd);
+    /* Unlocked, but replaced meanwhile (a restart's successor renamed its file over this one,
+     * and the old daemon has exited since): look at the file the path names now. */
+    int replaced = !locked && !still_named(fd, path);
     close(fd);
+    if (replaced) continue;
     if (!locked || (*pid > 1 && *holder == *pid)) break;
     struct timespec ts = {0, 2 * 1000 * 1000};
     nanosleep(&ts, NULL);
@@ -223,4 +227,36 @@ int pidfile_remove_stale(const char *path, pid_t pid) {
                  errno == EISDIR || errno == EINVAL || errno == EMLINK || errno == ENAMETOOLONG))
     return 0;
   return rc;
+}
+
+int pidfile_prepare_successor(const char *path, pid_t pid) {
+  char tmp_name[PATH_MAX];
+  int fd = prepare(path, pid, tmp_name, sizeof tmp_name);
+  if (fd >= 0 && tmp_name[0]) {
+    /* No O_TMPFILE here: a named file would be left by a successor that dies. */
+    unlink(tmp_name);
+    return fail_close(fd, EOPNOTSUPP);
+  }
+  return fd;
+}
+
+int pidfile_take_over(int fd, const char *path) {
+  char copy[PATH_MAX], base_copy[PATH_MAX], tmp[PATH_MAX], proc[64];
+  snprintf(copy, sizeof copy, "%s", path);
+  snprintf(base_copy, sizeof base_copy, "%s", path);
+  if (snprintf(tmp, sizeof tmp, "%s/.%s.%ld.new", dirname(copy), basename(base_copy),
+               (long)getpid()) >= (int)sizeof tmp)
+    return errno = ENAMETOOLONG, -1;
+  unlink(tmp); /* left by a process of this pid that died here */
+  snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+  if (linkat(AT_FDCWD, proc, AT_FDCWD, tmp, AT_SYMLINK_FOLLOW) < 0 &&
+      (errno != ENOENT || linkat(fd, "", AT_FDCWD, tmp, AT_EMPTY_PATH) < 0))
+    return -1;
+  if (rename(tmp, path) < 0) {
+    int err = errno;
+    unlink(tmp);
+    errno = err;
+    return -1;
+  }
+  return 0;
 }

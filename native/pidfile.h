@@ -38,6 +38,19 @@ int pidfile_remove_stale(const char *path, pid_t pid);
 /* Removes the pid file if path still names the file locked by fd, then closes fd. */
 int pidfile_release(int fd, const char *path);
 
+/*
+ * A restart's successor: the new pid file, written and locked but unnamed (O_TMPFILE in the
+ * directory of path), so that a successor that fails leaves nothing. Returns the fd or -1.
+ */
+int pidfile_prepare_successor(const char *path, pid_t pid);
+
+/*
+ * Gives the prepared file the name path by rename(2) over the old daemon's file: a reader finds
+ * the old file (locked by the old daemon) or the new one (locked by us), never none. Returns -1
+ * with errno on failure (the old file stays).
+ */
+int pidfile_take_over(int fd, const char *path);
+
 #ifdef __cplusplus
 }
 #endif

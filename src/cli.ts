@@ -98,6 +98,10 @@ export const controlCodes: [string, string][] = [
   ],
   ['status', '0 running, 1 not running but the pid file exists, 3 not running, 4 unknown'],
   ['reload', 'SIGHUP: re-read the config, reopen the log file: 0 asked, 1 not proven to be the daemon, 7 not running'],
+  [
+    'restart',
+    "start a new daemon with these options from the executable's file, on the running one's sockets, then stop the old one: 0 replaced, 7 not running, 1 not proven to be the daemon or not restartable; if the new one fails to start, the old one serves on and the exit status is the start's",
+  ],
 ];
 
 export function helpText(id: Identity): string {
@@ -108,6 +112,7 @@ export function helpText(id: Identity): string {
   return [
     `Usage: ${id.name} [options]`,
     `       ${id.name} stop|status|reload [--pidfile FILE]`,
+    `       ${id.name} restart [options]`,
     `       ${id.name} --check-config [--config FILE]${id.listen !== undefined ? ' [--listen HOST:PORT]' : ''}`,
     '',
     `${id.description}.`,
@@ -118,7 +123,7 @@ export function helpText(id: Identity): string {
     ...rows,
     '',
     'Commands (through the pid file; LSB exit codes):',
-    ...controlCodes.map(([c, h]) => `  ${c.padEnd(8)}${h}`),
+    ...controlCodes.map(([c, h]) => `  ${c.padEnd(9)}${h}`),
     '',
     'Exit status:',
     ...exitCodes.map(([n, h]) => `  ${String(n).padEnd(5)}${h}`),
@@ -146,6 +151,8 @@ export type CommandLine =
   | { kind: 'help' }
   | { kind: 'version' }
   | { kind: 'control'; command: ControlCommand; pidFile: string }
+  /** argFromEnd: where the word "restart" is, counted from the end of the command line (1: last). */
+  | { kind: 'restart'; options: RunOptions; argFromEnd: number }
   | { kind: 'check'; options: RunOptions }
   | { kind: 'run'; options: RunOptions };
 
@@ -154,9 +161,13 @@ export function parseCommandLine(argv: string[], id: Identity): CommandLine {
   const specs = Object.fromEntries(
     options(id).map((o) => [o.name, { type: o.value ? 'string' : 'boolean', ...(o.short ? { short: o.short } : {}) }]),
   ) as Record<string, { type: 'string' | 'boolean'; short?: string }>;
-  let parsed: { values: Record<string, string | boolean | undefined>; positionals: string[] };
+  let parsed: {
+    values: Record<string, string | boolean | undefined>;
+    positionals: string[];
+    tokens: { kind: string; index: number }[];
+  };
   try {
-    parsed = parseArgs({ args: argv, options: specs, allowPositionals: true, strict: true });
+    parsed = parseArgs({ args: argv, options: specs, allowPositionals: true, strict: true, tokens: true });
   } catch (e) {
     // parseArgs explains over several lines; keep one.
     const text = (e as Error).message.replace(/\s*To specify a positional.*$/s, '').replace(/\.?\s*\n\s*/g, '; ');
@@ -170,13 +181,25 @@ export function parseCommandLine(argv: string[], id: Identity): CommandLine {
   const [command, ...extra] = parsed.positionals;
   if (extra.length > 0) throw usage(id, `unexpected argument ${quoted(extra[0])}`);
   if (command !== undefined) {
-    if (command !== 'stop' && command !== 'status' && command !== 'reload')
-      throw usage(id, `unknown command ${quoted(command)} (the commands are stop, status and reload)`);
-    const others = Object.keys(v).filter((k) => k !== 'pidfile' && v[k] !== undefined);
-    if (others.length > 0) throw usage(id, `"${command}" takes only --pidfile, not --${others[0]}`);
-    return { kind: 'control', command, pidFile: absolute(id, 'pidfile', str('pidfile')) ?? id.pidfile };
+    if (command !== 'stop' && command !== 'status' && command !== 'reload' && command !== 'restart')
+      throw usage(id, `unknown command ${quoted(command)} (the commands are stop, status, reload and restart)`);
+    if (command !== 'restart') {
+      const others = Object.keys(v).filter((k) => k !== 'pidfile' && v[k] !== undefined);
+      if (others.length > 0) throw usage(id, `"${command}" takes only --pidfile, not --${others[0]}`);
+      return { kind: 'control', command, pidFile: absolute(id, 'pidfile', str('pidfile')) ?? id.pidfile };
+    }
+    // restart [options]: the new daemon's command line is this one without the word "restart".
+    for (const o of ['foreground', 'check-config'])
+      if (v[o]) throw usage(id, `"restart" replaces a forked daemon and takes no --${o}`);
+    const at = parsed.tokens.find((k) => k.kind === 'positional')!.index;
+    return { kind: 'restart', options: runOptions(id, v), argFromEnd: argv.length - at };
   }
+  return { kind: v['check-config'] ? 'check' : 'run', options: runOptions(id, v) };
+}
 
+/** The options of a start (and of a restart's new daemon), checked. */
+function runOptions(id: Identity, v: Record<string, string | boolean | undefined>): RunOptions {
+  const str = (name: string) => v[name] as string | undefined;
   const listen = str('listen');
   if (listen !== undefined) {
     try {
@@ -190,19 +213,16 @@ export function parseCommandLine(argv: string[], id: Identity): CommandLine {
   for (const o of ['user', 'group']) if (str(o) === '') throw usage(id, `--${o} needs a non-empty value`);
   const config = absolute(id, 'config', str('config'));
   return {
-    kind: v['check-config'] ? 'check' : 'run',
-    options: {
-      foreground,
-      config: config ?? id.config,
-      configGiven: config !== undefined,
-      pidFile: absolute(id, 'pidfile', str('pidfile')) ?? (foreground ? undefined : id.pidfile),
-      listen,
-      logFile: logTarget(id, str('log')),
-      chdir: absolute(id, 'chdir', str('chdir')),
-      readyTimeoutMs: seconds(id, str('ready-timeout')),
-      user: str('user'),
-      group: str('group'),
-    },
+    foreground,
+    config: config ?? id.config,
+    configGiven: config !== undefined,
+    pidFile: absolute(id, 'pidfile', str('pidfile')) ?? (foreground ? undefined : id.pidfile),
+    listen,
+    logFile: logTarget(id, str('log')),
+    chdir: absolute(id, 'chdir', str('chdir')),
+    readyTimeoutMs: seconds(id, str('ready-timeout')),
+    user: str('user'),
+    group: str('group'),
   };
 }
 

@@ -12,6 +12,8 @@ import {
   EX,
   Logger,
   otherNode,
+  READY_TIMEOUT_MS,
+  restart,
   type ServerModule,
   type ServerOptions,
   singleExecutable,
@@ -49,6 +51,13 @@ async function start(identity: Identity, loadServer: () => ServerModule): Promis
     case 'control':
       process.exitCode = await control(cli.command, cli.pidFile, identity.name);
       return;
+    case 'restart':
+      return restart({
+        name: identity.name,
+        pidFile: cli.options.pidFile ?? identity.pidfile,
+        readyTimeoutMs: cli.options.readyTimeoutMs ?? READY_TIMEOUT_MS,
+        argFromEnd: cli.argFromEnd,
+      });
     case 'check':
       // --check-config: what a start or a reload would read, without the daemon (no addon, no fork).
       process.stdout.write(`${identity.name}: ${loadServer().checkConfig(serverOptions(cli.options))}\n`);

@@ -30,7 +30,7 @@ const cases: Case[] = [
     what: 'unknown command',
     setUp: () => ({ args: ['start'] }),
     code: 64,
-    line: /unknown command "start" \(the commands are stop, status and reload\)/,
+    line: /unknown command "start" \(the commands are stop, status, reload and restart\)/,
   },
   { what: 'extra argument', setUp: () => ({ args: ['stop', 'now'] }), code: 64, line: /unexpected argument "now"/ },
   {

@@ -15,6 +15,7 @@ t.test('npm run bench -- --quick prints every figure', async (t) => {
     'serving',
     'memory-idle',
     'memory-load',
+    'restart',
     'size',
     'packages',
     'parent-path',

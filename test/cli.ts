@@ -53,7 +53,7 @@ t.test('--help lists every option and exit code, on stdout, exit 0', async (t) =
     'default working directory',
   );
   t.match(section('Options:'), /--ready-timeout SEC\s+.*\(default: 30;/, 'default ready timeout');
-  t.match(r.stdout, /stop\s.*\n\s+status\s.*\n\s+reload\s/);
+  t.match(r.stdout, /stop\s.*\n\s+status\s.*\n\s+reload\s.*\n\s+restart\s/);
 });
 
 t.test('--version', async (t) => {
@@ -132,7 +132,7 @@ t.test('bad usage: one line naming the problem and where to look, exit 64, nothi
     [['--ready-timeout', '-1'], "Option '--ready-timeout' argument is ambiguous; Did you forget"],
     [['--ready-timeout=-1'], '--ready-timeout "-1" is not a number of seconds'],
     [['--pidfile', ''], '--pidfile needs a non-empty value'],
-    [['start'], 'unknown command "start" (the commands are stop, status and reload)'],
+    [['start'], 'unknown command "start" (the commands are stop, status, reload and restart)'],
     [['stop', 'now'], 'unexpected argument "now"'],
     [['reload', '--foreground'], '"reload" takes only --pidfile, not --foreground'],
   ];

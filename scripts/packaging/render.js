@@ -264,6 +264,8 @@ ${id.name} \\- ${roff(id.summary)}
 .br
 \\fB${id.name}\\fR \\fBstop\\fR|\\fBstatus\\fR|\\fBreload\\fR [\\fB\\-\\-pidfile\\fR \\fIFILE\\fR]
 .br
+\\fB${id.name}\\fR \\fBrestart\\fR [\\fIoptions\\fR]
+.br
 \\fB${id.name}\\fR \\fB\\-\\-check\\-config\\fR [\\fB\\-\\-config\\fR \\fIFILE\\fR]${id.listen ? ' [\\fB\\-\\-listen\\fR \\fIHOST:PORT\\fR]' : ''}
 .SH DESCRIPTION
 ${
@@ -294,6 +296,9 @@ ${id.listen ? `Graceful stop: no new connections; requests already sent are answ
 .TP
 \\fBSIGHUP\\fR
 Reload: reopen the \\fB\\-\\-log\\fR file and re\\-read the configuration file.
+.TP
+\\fBSIGUSR2\\fR
+Sent by \\fB${id.name} restart\\fR: pass the listening sockets to the restart over a private unix socket, and stop once the new daemon is ready.
 .SH EXIT STATUS
 ${codes}
 .TP

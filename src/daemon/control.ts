@@ -86,7 +86,7 @@ export async function control(
  * Whether pid runs the executable this command runs (/proc/PID/exe is /proc/self/exe), or ran it
  * before an upgrade replaced the file (the link then reads "PATH (deleted)").
  */
-function sameExecutable(pid: number): true | { why: string; noperm: boolean } {
+export function sameExecutable(pid: number): true | { why: string; noperm: boolean } {
   const ours = readlinkSync('/proc/self/exe');
   let theirs: string;
   try {
@@ -105,7 +105,7 @@ function sameExecutable(pid: number): true | { why: string; noperm: boolean } {
 }
 
 /** True while pid exists and is not a zombie (its sockets and locks are then already closed). */
-function alive(pid: number): boolean {
+export function alive(pid: number): boolean {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     return !/^\d+ \(.*\) [ZX]/s.test(stat);

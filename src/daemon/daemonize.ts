@@ -1,11 +1,13 @@
 // daemonize() and the daemon's lifecycle: set-up, ready, reload, graceful stop (ARCHITECTURE.md §1).
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, fstatSync, openSync } from 'node:fs';
+import { Socket } from 'node:net';
 import { CHDIR, READY_TIMEOUT_MS, STOP_GRACE_MS, STOP_TIMEOUT_MS } from './defaults';
 import { DaemonError, EX, reason, refusal } from './exit-codes';
 import { Logger, type LogStyle } from './logger';
 import { native } from './native';
 import { runParent } from './parent';
-import { PidFile } from './pidfile';
+import { PidFile, probePidFile } from './pidfile';
+import { SUCCESSOR_MARKER } from './restart';
 import { type ListenFd, ServiceManager, stderrIsJournal } from './service-manager';
 
 export interface DaemonOptions {
@@ -66,6 +68,8 @@ export function daemonize(opts: DaemonOptions): Daemon {
   // Named as the daemon, not Node's "MainThread": for ps, pgrep -x, killall, systemctl status.
   native().setProcessName(opts.name);
   const readyFd = takeReadyChannel();
+  // Only `restart` makes a successor: a marker from the starting shell makes none.
+  if (readyFd === undefined) delete process.env[SUCCESSOR_MARKER];
   if (readyFd === undefined && !opts.foreground)
     runParent({
       name: opts.name,
@@ -73,7 +77,31 @@ export function daemonize(opts: DaemonOptions): Daemon {
       stopGraceMs: STOP_GRACE_MS,
       pidFile: opts.pidFile,
     });
-  return new Daemon(opts, readyFd);
+  return new Daemon(opts, readyFd, readyFd === undefined ? undefined : takeSuccessorMarker());
+}
+
+/** In a restart's successor ("<old pid>:<fd>"): its copy of the hand-over connection. */
+function takeSuccessorMarker(): Successor | undefined {
+  const marker = process.env[SUCCESSOR_MARKER];
+  delete process.env[SUCCESSOR_MARKER];
+  const m = /^(\d+):(\d+)$/.exec(marker ?? '');
+  if (!m) return undefined;
+  const handover = Number(m[2]);
+  try {
+    if (!fstatSync(handover).isSocket()) throw new Error('not a socket');
+    native().setCloexec(handover);
+  } catch (e) {
+    throw new DaemonError(
+      `${SUCCESSOR_MARKER}=${marker}: fd ${handover} ${reason(e)}; do not set it yourself`,
+      EX.SOFTWARE,
+    );
+  }
+  return { handover };
+}
+
+interface Successor {
+  /** Closed once the pid file is taken over: the old daemon stops when the command closes it too. */
+  handover: number;
 }
 
 /**
@@ -125,10 +153,14 @@ export class Daemon {
   private reloading: Promise<void> | undefined;
   private manager: ServiceManager | undefined;
   private dropTo: RunAs | undefined;
+  /** A restart is under way: the sockets were handed over, the successor is starting. */
+  private handingOver = false;
 
   constructor(
     private readonly opts: DaemonOptions,
     private readyFd: number | undefined,
+    /** A restart's successor (src/daemon/restart.ts). */
+    private readonly successor?: Successor,
   ) {
     this.log = new Logger(opts.name);
     if (stderrIsJournal()) this.log.style = 'journal';
@@ -137,6 +169,7 @@ export class Daemon {
     process.on('SIGTERM', () => void this.stop('SIGTERM'));
     process.on('SIGINT', () => void this.stop('SIGINT'));
     process.on('SIGHUP', () => void this.reload());
+    process.on('SIGUSR2', () => this.handOver());
     // Whatever way the process ends, a pid file it holds goes with it.
     process.on('exit', () => this.pidFile?.release());
     process.on('uncaughtException', (e) => this.crash(e));
@@ -183,6 +216,13 @@ export class Daemon {
    */
   ready(status?: string): void {
     if (this.state !== 'starting') return;
+    // A successor names its pid file now, while it may still be root: rename(2) over the old
+    // daemon's, which sees it and stops once this copy of the hand-over connection and the
+    // restart command's are closed (src/daemon/restart.ts).
+    if (this.successor) {
+      this.pidFile?.takeOver();
+      closeSync(this.successor.handover);
+    }
     if (this.dropTo) this.dropPrivileges(this.dropTo);
     this.state = 'ready';
     if (this.logFd !== undefined) {
@@ -239,7 +279,11 @@ export class Daemon {
     }
     this.dropTo = this.resolveUser();
     if (isLogPath(this.opts.logFile)) this.logFd = this.openLog(this.opts.logFile);
-    if (this.opts.pidFile) this.pidFile = PidFile.acquire(this.opts.pidFile, this.opts.name);
+    if (this.opts.pidFile)
+      this.pidFile =
+        this.successor === undefined
+          ? PidFile.acquire(this.opts.pidFile, this.opts.name)
+          : PidFile.prepareSuccessor(this.opts.pidFile);
     this.manager = ServiceManager.fromEnvironment(process.env, (e, socket) =>
       this.log.warn(`cannot notify the service manager at ${socket}: ${reason(e)}; carrying on`),
     );
@@ -336,12 +380,12 @@ export class Daemon {
     this.log.style = stderrIsJournal() ? 'journal' : style;
   }
 
-  private async stop(signal: NodeJS.Signals): Promise<void> {
+  private async stop(why: string): Promise<void> {
     if (this.state === 'stopping') return;
     const wasReady = this.state === 'ready';
     this.state = 'stopping';
     this.manager?.stopping();
-    this.log.info(wasReady ? `stopping (${signal})` : `start-up cancelled (${signal})`);
+    this.log.info(wasReady ? `stopping (${why})` : `start-up cancelled (${why})`);
     const bound = this.opts.stopTimeoutMs ?? STOP_TIMEOUT_MS;
     const timer = setTimeout(() => {
       this.log.warn(`graceful stop took longer than ${bound / 1000} s; exiting anyway`);
@@ -357,6 +401,45 @@ export class Daemon {
     clearTimeout(timer);
     this.log.info('stopped');
     this.exit(EX.OK);
+  }
+
+  /**
+   * SIGUSR2, from `NAME restart` (src/daemon/restart.ts): pass the listening sockets over the
+   * hand-over socket and serve on. When the command closes it, stop if a successor has taken the
+   * pid file over; otherwise the successor failed, and this daemon carries on.
+   */
+  private handOver(): void {
+    const answer = this.foreground ? 'F' : this.state !== 'ready' || this.handingOver ? 'B' : 'G';
+    let conn: number;
+    let fds: number[] = [];
+    try {
+      if (answer === 'G') fds = native().listeningFds();
+      conn = native().handoverGive(answer, fds);
+    } catch (e) {
+      this.log.warn(`restart asked (SIGUSR2), but the hand-over failed: ${reason(e)}; serving on`);
+      return;
+    }
+    if (answer !== 'G' || fds.length === 0) {
+      closeSync(conn);
+      return;
+    }
+    this.handingOver = true;
+    this.log.info(`restart: ${fds.length} listening socket(s) handed over; serving until the successor is ready`);
+    const link = new Socket({ fd: conn, readable: true, writable: false });
+    link.on('error', () => {});
+    link.on('close', () => this.handedOver());
+    link.resume();
+  }
+
+  private handedOver(): void {
+    this.handingOver = false;
+    const path = this.opts.pidFile;
+    const now = path ? probePidFile(path) : undefined;
+    if (now?.state === 'running' && now.pid !== process.pid) {
+      void this.stop(`restart: pid ${now.pid} took over`);
+      return;
+    }
+    this.log.warn('restart: the successor did not start (the restart command says why); serving on');
   }
 
   private reload(): Promise<void> {

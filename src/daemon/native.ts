@@ -27,6 +27,20 @@ export type ForkParentOutcome = { pid: number } & (
   | { end: 'cancelled'; signal: number }
 );
 
+/** How a restart's successor is started (native/fork_parent.h's restart fields). */
+export interface SuccessorPlan {
+  /** The executable's path on disk, executed instead of /proc/self/exe. */
+  execPath: string;
+  /** The successor's command line is this process's, but argv[argc - dropArg] (the word "restart"). */
+  dropArg: number;
+  /** The old daemon's listening sockets, the successor's LISTEN_FDS. */
+  listenFds: number[];
+  /** Passed on after the listening sockets, outside LISTEN_FDS (the hand-over connection). */
+  extraFds: number[];
+  /** "NAME=value" added to the successor's environment. */
+  env: string;
+}
+
 /** Said while the parent waits, before it happens: not ready in time, or SIGKILL after SIGTERM. */
 export type ForkParentEvent = 'timeout' | 'kill-after-grace' | 'kill-on-cancel';
 
@@ -36,13 +50,33 @@ export interface NativeAddon {
   /** The real-time signals' range (SIGRTMIN, SIGRTMAX), which node:os does not give. */
   sigrtmin: number;
   sigrtmax: number;
-  /** failureExit: the child's exit code when its set-up or execve fails. Throws when no child started. */
+  /**
+   * failureExit: the child's exit code when its set-up or execve fails; restart: start a
+   * successor instead (src/daemon/restart.ts). Throws when no child started.
+   */
   forkParent(
     readyTimeoutMs: number,
     stopGraceMs: number,
     failureExit: number,
     onEvent: (event: ForkParentEvent) => void,
+    restart?: SuccessorPlan,
   ): ForkParentOutcome;
+  /** The restart command's end of the hand-over (native/handover.h), bound before it asks the daemon. */
+  handoverListen(daemonPid: number): number;
+  /** Waits for the daemon pid to connect: its answer (G given, F foreground, B busy) and sockets. */
+  handoverAccept(
+    listenFd: number,
+    daemonPid: number,
+    timeoutMs: number,
+  ): { conn: number; answer: string; fds: number[] };
+  /** The daemon's end: connects, checks the peer is root or its user, sends; the connection's fd. */
+  handoverGive(answer: string, fds: number[]): number;
+  /** This process's listening stream sockets, in fd order. */
+  listeningFds(): number[];
+  /** A restart's successor: its pid file, written and locked, unnamed until pidfileTakeOver. */
+  pidfilePrepareSuccessor(path: string, pid: number): number;
+  /** Renames the prepared pid file over path (the old daemon's). */
+  pidfileTakeOver(fd: number, path: string): void;
   claimReadyChannel(fd: number): void;
   signalReady(fd: number): void;
   pidfileAcquire(path: string, pid: number): number;

@@ -4,7 +4,7 @@
 import { constants as osConstants } from 'node:os';
 import { EX, isSystemError, reason, type SystemError } from './exit-codes';
 import { Logger } from './logger';
-import { type ForkParentEvent, type ForkParentOutcome, native } from './native';
+import { type ForkParentEvent, type ForkParentOutcome, native, type SuccessorPlan } from './native';
 
 export interface ParentOptions {
   name: string;
@@ -18,22 +18,42 @@ export interface ParentOptions {
  * its start-up went: 0 once it is ready, else with the reason on stderr and a sysexits code.
  */
 export function runParent(opts: ParentOptions): never {
+  const { outcome, exitCode } = startDaemon(opts);
+  finish(outcome, exitCode);
+}
+
+/**
+ * Starts the daemon (or, with restart, a restart's successor: src/daemon/restart.ts), relays
+ * its start-up output and says how the start-up ended; the caller exits with exitCode (finish).
+ */
+export function startDaemon(
+  opts: ParentOptions,
+  restart?: SuccessorPlan,
+): { outcome: ForkParentOutcome | undefined; exitCode: number } {
   const log = new Logger(opts.name);
   let outcome: ForkParentOutcome;
   try {
-    outcome = native().forkParent(opts.readyTimeoutMs, opts.stopGraceMs, EX.OSERR, (event) =>
-      log.error(announcement(event, opts)),
+    outcome = native().forkParent(
+      opts.readyTimeoutMs,
+      opts.stopGraceMs,
+      EX.OSERR,
+      (event) => log.error(announcement(event, opts)),
+      restart,
     );
   } catch (e) {
     if (!isSystemError(e)) throw e;
     log.error(cannotStart(e));
-    process.exit(EX.OSERR);
+    return { outcome: undefined, exitCode: EX.OSERR };
   }
-  const [message, exitCode] = ending(outcome);
+  const [message, exitCode] = ending(outcome, restart?.execPath ?? '/proc/self/exe');
   if (message) log.error(message);
   if (outcome.end !== 'ready' && opts.pidFile && outcome.pid > 0) removeLeftPidFile(opts.pidFile, outcome.pid, log);
-  // Die of the same signal, so that a shell or script sees the cancellation for what it is.
-  if (outcome.end === 'cancelled') process.kill(process.pid, outcome.signal);
+  return { outcome, exitCode };
+}
+
+/** Exits with code; a cancelled start dies of the same signal, so a shell sees it for what it is. */
+export function finish(outcome: ForkParentOutcome | undefined, exitCode: number): never {
+  if (outcome?.end === 'cancelled') process.kill(process.pid, outcome.signal);
   process.exit(exitCode);
 }
 
@@ -51,13 +71,13 @@ function announcement(event: ForkParentEvent, opts: ParentOptions): string {
 }
 
 /** What the parent says last, and its exit code (ARCHITECTURE.md §1's table). */
-function ending(o: ForkParentOutcome): [message: string | undefined, exitCode: number] {
+function ending(o: ForkParentOutcome, executable: string): [message: string | undefined, exitCode: number] {
   switch (o.end) {
     case 'ready':
       return [undefined, EX.OK];
     case 'failed':
       return [
-        `cannot ${o.step === 'exec' ? 're-execute /proc/self/exe' : 'give the daemon /dev/null and the relay pipes as stdio'}: ${o.strerror}`,
+        `cannot ${o.step === 'exec' ? `re-execute ${executable}` : 'give the daemon /dev/null and the relay pipes as stdio'}: ${o.strerror}`,
         EX.OSERR,
       ];
     case 'exited':

@@ -18,6 +18,33 @@ export class PidFile {
     }
   }
 
+  /**
+   * A restart's successor: the file written and locked, but unnamed until takeOver(), so that
+   * the old daemon keeps the path until this one is ready.
+   */
+  static prepareSuccessor(path: string): PidFile {
+    try {
+      return new PidFile(path, native().pidfilePrepareSuccessor(path, process.pid));
+    } catch (e) {
+      throw new DaemonError(
+        `cannot prepare pid file ${path} for the restart: ${reason(e)}; stop the daemon and start it instead`,
+        EX.CANTCREAT,
+      );
+    }
+  }
+
+  /** Names this file at path, atomically replacing the old daemon's (see prepareSuccessor). */
+  takeOver(): void {
+    try {
+      if (this.fd !== undefined) native().pidfileTakeOver(this.fd, this.path);
+    } catch (e) {
+      throw new DaemonError(
+        `cannot take pid file ${this.path} over: ${reason(e)}; fix the permissions of ${dirname(this.path)}`,
+        EX.CANTCREAT,
+      );
+    }
+  }
+
   /** Removes the file (if it is still ours) and drops the lock. Safe to call twice. */
   release(): void {
     if (this.fd === undefined) return;
