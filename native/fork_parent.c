@@ -274,6 +274,9 @@ static void child_exec(struct plan *p) {
   for (int fd = 0; fd <= 2; fd++)
     if (fcntl(fd, F_SETFD, 0) < 0) child_fail(p, STEP_STDIO);
   if (fcntl(p->ready_w, F_SETFD, 0) < 0) child_fail(p, STEP_STDIO);
+  /* Node marks inherited fds close-on-exec as well: socket activation's must reach the daemon. */
+  for (int fd = 3; fd < 3 + p->listen_fds; fd++)
+    if (fcntl(fd, F_SETFD, 0) < 0) child_fail(p, STEP_STDIO);
 
   unsigned long pid = (unsigned long)getpid();
   char *m = put_str(p->marker, FORK_PARENT_MARKER "=");
