@@ -1,4 +1,5 @@
-// The reference daemon's lifecycle as a user sees it, against every build of it (test/lib/launchers).
+// The reference daemon's lifecycle as a user sees it, against every build of it (test/lib/launchers),
+// the other architectures' executables included, under qemu-user.
 import {
   closeSync,
   existsSync,
@@ -14,7 +15,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import t from 'tap';
 import { greeting, name } from './lib/identity';
-import { launchers } from './lib/launchers';
+import { everyArchLaunchers } from './lib/launchers';
 import {
   alive,
   fdTargets,
@@ -29,7 +30,7 @@ import {
   waitFor,
 } from './lib/proc';
 
-for (const launcher of launchers()) {
+for (const launcher of everyArchLaunchers()) {
   const daemon = (...args: string[]) => launcher.cmd.concat(args);
 
   t.test(`${launcher.name}: start-up`, async (t) => {
