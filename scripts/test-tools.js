@@ -41,6 +41,12 @@ const tools = [
   // The executable's core and its debug package's symbols (test/packaging.ts).
   ['gcore', 'gdb'],
   ['eu-stack', 'elfutils'],
+  // The signed repositories (npm run repo, test/repo.ts).
+  ['gpg', 'gpg'],
+  ['gpgv', 'gpgv'],
+  ['apt-ftparchive', 'apt-utils'],
+  ['createrepo_c', 'createrepo-c'],
+  ['rpmsign', 'rpm'],
 ];
 
 // Each other architecture the project ships: its cross compiler (which brings its binutils, to
