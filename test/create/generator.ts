@@ -275,7 +275,7 @@ t.test('the project: this package minus the generator, with the identity in pack
     generator: ours.version,
     userPaths: ['src/server/', 'README.md'],
   });
-  t.same(theirs.nodeBases, ours.nodeBases, 'the other architectures\' pinned Node, for npm run build -- --arch arm64');
+  t.same(theirs.nodeBases, ours.nodeBases, "the other architectures' pinned Node, for npm run build -- --arch arm64");
   t.match(theirs, { name: 'acmed', version: '0.1.0', description: 'Greeting service for Acme', private: true });
   t.notOk('bin' in theirs || 'files' in theirs || 'prepack' in theirs.scripts, 'no bin, files or prepack');
   t.same(Object.keys(theirs.dependencies), ['smol-toml'], "the generator's dependencies are not the daemon's");
