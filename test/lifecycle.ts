@@ -237,8 +237,10 @@ for (const launcher of everyArchLaunchers()) {
       const before = await get(port, '/', agent);
       t.equal(before.body, 'first\n');
       writeFileSync(config, 'listen = "127.0.0.1:0"\ngreeting = "second"\n');
-      const reload = await run(daemon('reload', '-p', pidFile));
-      t.equal(reload.code, 0, reload.err);
+      // SIGHUP itself, not the reload command: under qemu starting the command alone can outlast
+      // the server's 5 s keep-alive timeout, which would close the idle connection. The command
+      // is tested below (log rotation, LSB codes).
+      process.kill(Number(readFileSync(pidFile, 'utf8')), 'SIGHUP');
       await waitFor('reloaded in the log', () => readFileSync(join(dir, 'log'), 'utf8').includes('reloaded'));
       const after = await get(port, '/', agent);
       t.equal(after.body, 'second\n');

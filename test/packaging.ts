@@ -201,7 +201,7 @@ t.test('packages', async (t) => {
         'with it: named, with its source line',
       );
       t.match(symbolized.stdout, /node::Start\(int, char\*\*\)/);
-      t.comment(`eu-stack with ${basename(dbgsym)}, main thread:\n${symbolized.stdout.split(/\nTID /)[0].trim()}`);
+      t.comment(`eu-stack with ${basename(dbgsym)}, main thread:\n${symbolized.stdout.split(/\n(?=TID )/).slice(0, 2).join('\n').trim()}`);
     },
   );
 });
