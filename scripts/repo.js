@@ -111,6 +111,7 @@ function main(argv) {
       fpr = secretKey(env, values.key, 'the gpg keyring');
     }
 
+    mkdirSync(dirname(out), { recursive: true });
     const stage = mkdtempSync(join(dirname(out), `.${basename(out)}.partial-`));
     cleanup.push(() => rmSync(stage, { recursive: true, force: true }));
     writeFileSync(
