@@ -201,7 +201,13 @@ t.test('packages', async (t) => {
         'with it: named, with its source line',
       );
       t.match(symbolized.stdout, /node::Start\(int, char\*\*\)/);
-      t.comment(`eu-stack with ${basename(dbgsym)}, main thread:\n${symbolized.stdout.split(/\n(?=TID )/).slice(0, 2).join('\n').trim()}`);
+      t.comment(
+        `eu-stack with ${basename(dbgsym)}, main thread:\n${symbolized.stdout
+          .split(/\n(?=TID )/)
+          .slice(0, 2)
+          .join('\n')
+          .trim()}`,
+      );
     },
   );
 });
