@@ -232,10 +232,22 @@ async function serving() {
 /** Size: what the daemon adds to the base Node binary; the packages if built. */
 function sizes() {
   const exeSize = fs.statSync(exe).size;
-  const base = fs.statSync(node).size;
-  figure('size', `executable ${mb(exeSize)} - base Node ${mb(base)} = ${mb(exeSize - base)}`);
+  // The executable is made from the stripped base (scripts/arch.js), its symbols in a file apart.
+  const lean = require(path.join(root, 'scripts', 'arch.js')).leanBase(process.arch);
+  const base = fs.statSync(lean.node).size;
+  figure(
+    'size',
+    `executable ${mb(exeSize)} - stripped base Node ${mb(base)} = ${mb(exeSize - base)}; ` +
+      `unstripped base ${mb(fs.statSync(node).size)}, symbols apart ${mb(fs.statSync(lean.debug).size)}`,
+  );
   const v = pkg.version;
-  const found = [`${name}_${v}_amd64.deb`, `${name}-${v}-1.x86_64.rpm`, `${name}-${v}-linux-x64.tar.gz`].map((f) => {
+  const found = [
+    `${name}_${v}_amd64.deb`,
+    `${name}-${v}-1.x86_64.rpm`,
+    `${name}-${v}-linux-x64.tar.gz`,
+    `${name}-dbgsym_${v}_amd64.deb`,
+    `${name}-debuginfo-${v}-1.x86_64.rpm`,
+  ].map((f) => {
     const p = path.join(root, 'out', f);
     return fs.existsSync(p)
       ? `${f} ${mb(fs.statSync(p).size)} (${(fs.statSync(p).size / exeSize).toFixed(2)} of the executable)`

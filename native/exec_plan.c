@@ -268,7 +268,13 @@ void plan_close_inherited(const struct plan *p, int keep_fd) {
 }
 
 int plan_move_fds(struct plan *p, int *keep) {
-  int n = p->move_fds ? p->listen_fds : 0;
+  if (!p->move_fds) {
+    /* Node marks inherited fds close-on-exec too: socket activation's must reach the daemon. */
+    for (int fd = 3; fd < 3 + p->listen_fds; fd++)
+      if (fcntl(fd, F_SETFD, 0) < 0) return -1;
+    return 0;
+  }
+  int n = p->listen_fds;
   if (n == 0) return 0;
   int low = 3 + n;
   /* keep (the ready channel) and every source first go above the target range, so that no

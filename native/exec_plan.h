@@ -49,7 +49,8 @@ struct plan_restart {
  * p->failed_call set; then plan_free(p) still applies. */
 int plan_prepare(struct plan *p, const char *marker_name, const struct plan_restart *restart);
 
-/* In the child, async-signal-safe: moves a restart's fds to 3.. and *keep above them. */
+/* In the child, async-signal-safe: moves a restart's fds to 3.. and *keep above them; without a
+ * restart, clears close-on-exec on socket activation's fds 3.. so that they reach the daemon. */
 int plan_move_fds(struct plan *p, int *keep);
 
 /* Frees the plan and closes every fd of it still open. */

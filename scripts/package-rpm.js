@@ -1,21 +1,27 @@
 #!/usr/bin/env node
 'use strict';
-// out/<name>-<version>-1.x86_64.rpm from the one description (packaging/describe.js), built with
-// rpmbuild -bb. Usage: package-rpm.js [--version V] [--out DIR]
-const { mkdirSync, utimesSync, writeFileSync } = require('node:fs');
+// out/<name>-<version>-1.<arch>.rpm from the one description (packaging/describe.js), and
+// out/<name>-debuginfo-<version>-1.<arch>.rpm with the executable's symbols, built with
+// rpmbuild -bb (--target for another architecture: nothing is compiled, the files are staged).
+// Usage: package-rpm.js [--version V] [--out DIR] [--arch A]
+const { mkdirSync, renameSync, utimesSync, writeFileSync } = require('node:fs');
 const { join } = require('node:path');
 const { describe, inStage, stageTree, tool, run } = require('./packaging/describe');
 const { longDescription, rpmScriptlets } = require('./packaging/render');
 
-function buildRpm({ version, outDir }) {
-  const desc = describe({ version });
-  const { id } = desc;
-  return inStage(outDir, 'rpm', (top) => {
+function buildRpm({ version, outDir, arch }) {
+  const desc = describe({ version, arch });
+  const { id, debug } = desc;
+  const rpmName = (pkg) => `${pkg}-${id.version}-1.${id.arch.rpm}.rpm`;
+  const main = inStage(outDir, 'rpm', (top) => {
     const stage = join(top, 'stage');
     const files = stageTree(desc, stage, '/usr/lib/systemd/system');
     // RPM packages the log directory logrotate works in (systemd's LogsDirectory does it on deb).
     mkdirSync(join(stage, id.logDir), { recursive: true });
     utimesSync(join(stage, id.logDir), id.epoch, id.epoch);
+    // The symbols, staged apart for the -debuginfo subpackage.
+    const debugStage = join(top, 'debug');
+    stageTree({ id, files: [{ role: 'debug', path: debug.path, mode: 0o644, content: debug.content }] }, debugStage);
     const s = rpmScriptlets(id);
     const day = new Date(id.epoch * 1000).toUTCString().replace(/^(\w+), (\d+) (\w+) (\d+).*$/, '$1 $3 $2 $4');
     const dirs = [
@@ -31,7 +37,8 @@ function buildRpm({ version, outDir }) {
       ),
     ];
     const spec = `# Rendered by scripts/package-rpm.js from package.json; do not edit.
-# Never strip: stripping removes the application embedded in the Node.js executable.
+# Never strip: the executable's base was stripped before the application went in, and stripping
+# now would remove it. Its symbols are staged already, in the -debuginfo subpackage below.
 %global __strip /bin/true
 %global debug_package %{nil}
 %global __os_install_post %{nil}
@@ -48,8 +55,7 @@ Version:        ${id.version}
 Release:        1
 Summary:        ${id.summary}
 License:        ${id.license} and others
-${id.homepage ? `URL:            ${id.homepage}\n` : ''}BuildArch:      x86_64
-Group:          System Environment/Daemons
+${id.homepage ? `URL:            ${id.homepage}\n` : ''}Group:          System Environment/Daemons
 Packager:       ${id.maintainer}
 Requires(pre):  shadow-utils
 Requires:       logrotate
@@ -57,8 +63,19 @@ Requires:       logrotate
 %description
 ${longDescription(id).join('\n')}
 
+%package debuginfo
+Summary:        Debug information for package ${id.name}
+Group:          Development/Debug
+Requires:       ${id.name} = %{version}-%{release}
+AutoReqProv:    no
+
+%description debuginfo
+The symbols of the ${id.name} executable (of the Node.js it is made from),
+which gdb and elfutils find by its build-id under /usr/lib/debug/.build-id/.
+
 %install
 cp -a ${stage}/. %{buildroot}/
+cp -a ${debugStage}/. %{buildroot}/
 
 %pre
 ${s.pre}
@@ -85,6 +102,10 @@ ${files
   })
   .join('\n')}
 
+%files debuginfo
+%dir /usr/lib/debug/.build-id/${debug.buildId.slice(0, 2)}
+%attr(0644,root,root) ${debug.path}
+
 %changelog
 * ${day} ${id.maintainer} - ${id.version}-1
 - Release ${id.version}.
@@ -96,6 +117,9 @@ ${files
       [
         '-bb',
         '--quiet',
+        // The architecture: as BuildArch, rpmbuild would refuse one this machine cannot build for.
+        '--target',
+        `${id.arch.rpm}-linux`,
         '--define',
         `_topdir ${top}`,
         '--define',
@@ -106,8 +130,11 @@ ${files
       ],
       { env: { ...process.env, SOURCE_DATE_EPOCH: String(id.epoch) }, apt: 'rpm' },
     );
-    return join(top, 'rpms', `${id.name}-${id.version}-1.x86_64.rpm`);
+    // The subpackage is moved out beside the main one, which inStage moves.
+    renameSync(join(top, 'rpms', rpmName(`${id.name}-debuginfo`)), join(outDir, rpmName(`${id.name}-debuginfo`)));
+    return join(top, 'rpms', rpmName(id.name));
   });
+  return [main, join(outDir, rpmName(`${id.name}-debuginfo`))].join('\n');
 }
 
 module.exports = { buildRpm };

@@ -1,20 +1,20 @@
 #!/usr/bin/env node
 'use strict';
-// out/<name>-<version>-linux-x64.tar.gz: the same tree as the packages, under one directory, for
-// hosts without dpkg or rpm. Usage: package-tarball.js [--version V] [--out DIR]
+// out/<name>-<version>-linux-<arch>.tar.gz: the same tree as the packages, under one directory, for
+// hosts without dpkg or rpm. Usage: package-tarball.js [--version V] [--out DIR] [--arch A]
 const { writeFileSync, utimesSync } = require('node:fs');
 const { join } = require('node:path');
 const { describe, inStage, stageTree, tool, run } = require('./packaging/describe');
 
-function buildTarball({ version, outDir }) {
-  const desc = describe({ version });
+function buildTarball({ version, outDir, arch }) {
+  const desc = describe({ version, arch });
   const { id } = desc;
   return inStage(outDir, 'tar', (top) => {
-    const base = `${id.name}-${id.version}-linux-x64`;
+    const base = `${id.name}-${id.version}-linux-${id.arch.name}`;
     stageTree(desc, join(top, base), '/lib/systemd/system');
     writeFileSync(
       join(top, base, 'INSTALL'),
-      `${id.name} ${id.version} for Linux x64: copy the tree to /, then create the system user:
+      `${id.name} ${id.version} for Linux ${id.arch.name}: copy the tree to /, then create the system user:
   sudo cp -r etc lib usr /
   sudo adduser --system --group --home /nonexistent --no-create-home ${id.user}
 With systemd: sudo systemctl daemon-reload && sudo systemctl enable --now ${id.name}

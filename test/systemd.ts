@@ -3,13 +3,25 @@
 // setpriv. (Stop and reload under load are the sample server's: test/server/http.ts.)
 import type { ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { type AddressInfo, createServer as createNetServer } from 'node:net';
+import { createServer as createNetServer } from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import t from 'tap';
+import { activatedInForkMode } from './lib/activation';
 import { greeting, name } from './lib/identity';
 import { launchers, singleExecutable } from './lib/launchers';
-import { get, listenerPids, listeningFds, portFrom, root, run, spawnClean, tempDir, waitFor } from './lib/proc';
+import {
+  freePort,
+  get,
+  listenerPids,
+  listeningFds,
+  portFrom,
+  root,
+  run,
+  spawnClean,
+  tempDir,
+  waitFor,
+} from './lib/proc';
 
 const isRoot = process.getuid!() === 0;
 
@@ -37,14 +49,6 @@ function foreground(argv: string[], env: NodeJS.ProcessEnv = {}) {
   child.stderr!.on('data', (b: Buffer) => (out.err += b.toString()));
   const exited = new Promise<[number | null, string | null]>((r) => child.on('close', (c, s) => r([c, s])));
   return { child, out, exited };
-}
-
-async function freePort(): Promise<number> {
-  const s = createNetServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
 }
 
 for (const launcher of launchers()) {
@@ -120,6 +124,11 @@ t.test('socket activation: serves on the passed socket and binds none of its own
   child.kill('SIGTERM');
   t.same(await exited, [0, null]);
 });
+
+for (const launcher of launchers())
+  t.test(`${launcher.name}: socket activation in fork mode: the socket reaches the re-executed daemon`, (t) =>
+    activatedInForkMode(t, launcher.cmd),
+  );
 
 t.test('journal: with JOURNAL_STREAM naming stderr, lines carry <N> priority prefixes', async (t) => {
   const dir = tempDir(t);

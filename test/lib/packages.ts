@@ -1,4 +1,5 @@
-// The packages of this tree (`scripts/package.js`: .deb, .rpm, tarball), built once per set of
+// The packages of this tree (`scripts/package.js`: .deb, .rpm, tarball, the debug packages, for
+// each architecture of package.json forkd.arches), built once per set of
 // inputs and shared by the test files that need them: packaging.ts lints them, installed.ts
 // installs them. Building them (xz over a 120 MB executable) is the slowest step of the suite.
 //
@@ -10,17 +11,32 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { cacheDir } from './container';
-import { name } from './identity';
 import { root, run, tempDir } from './proc';
 
 export const epoch = '1700000000';
 
-export interface Built {
-  dir: string;
+/** One architecture's packages. */
+export interface ArchPackages {
   deb: string;
+  dbgsym: string;
   rpm: string;
+  debuginfo: string;
   tarball: string;
 }
+
+/** The host's packages, and every architecture's in byArch. */
+export interface Built extends ArchPackages {
+  dir: string;
+  byArch: Record<string, ArchPackages>;
+}
+
+const arch = require('../../scripts/arch') as {
+  hostArch: string;
+  arches: Record<string, { deb: string; rpm: string }>;
+  projectArches(): string[];
+  executablePath(arch: string, name: string): string;
+  addonPath(arch: string): string;
+};
 
 function files(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
@@ -28,12 +44,25 @@ function files(dir: string): string[] {
   );
 }
 
-/** A hash of the inputs: the executable, the addon, the CLI tables (man page), package.json, scripts/. */
+const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
+  version: string;
+  forkd: { name: string };
+};
+
+/**
+ * A hash of the inputs: each architecture's executable, its symbols and its addon, the CLI tables
+ * (man page), package.json, scripts/.
+ */
 function inputsKey(): string {
   const h = createHash('sha256').update(epoch);
   for (const f of [
-    join(root, 'out', name),
-    join(root, 'build', 'Release', 'forkd.node'),
+    ...arch
+      .projectArches()
+      .flatMap((a) => [
+        arch.executablePath(a, pkg.forkd.name),
+        `${arch.executablePath(a, pkg.forkd.name)}.debug`,
+        arch.addonPath(a),
+      ]),
     join(root, 'dist', 'cli.js'),
     join(root, 'package.json'),
     ...files(join(root, 'scripts')).sort(),
@@ -82,9 +111,22 @@ export async function packages(t: { teardown(fn: () => void): void }): Promise<B
     dir = tempDir(t);
     await buildWith('package.js', dir);
   }
-  const made = readdirSync(dir);
-  const pick = (re: RegExp) => join(dir, made.find((f) => re.test(f)) ?? '');
-  return { dir, deb: pick(/\.deb$/), rpm: pick(/\.rpm$/), tarball: pick(/\.tar\.gz$/) };
+  const byArch: Record<string, ArchPackages> = {};
+  for (const a of arch.projectArches()) byArch[a] = named(dir, a);
+  return { dir, ...byArch[arch.hostArch], byArch };
+}
+
+/** The file names scripts/package.js gives a's packages of this version, in dir. */
+export function named(dir: string, a: string, version = pkg.version): ArchPackages {
+  const { name } = pkg.forkd;
+  const { deb, rpm } = arch.arches[a];
+  return {
+    deb: join(dir, `${name}_${version}_${deb}.deb`),
+    dbgsym: join(dir, `${name}-dbgsym_${version}_${deb}.deb`),
+    rpm: join(dir, `${name}-${version}-1.${rpm}.rpm`),
+    debuginfo: join(dir, `${name}-debuginfo-${version}-1.${rpm}.rpm`),
+    tarball: join(dir, `${name}-${version}-linux-${a}.tar.gz`),
+  };
 }
 
 /** Keeps the four most recent package sets (other trees, earlier builds of this one). */

@@ -2,6 +2,7 @@
 import { type ChildProcess, type StdioOptions, spawn } from 'node:child_process';
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
+import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -216,4 +217,13 @@ export function portFrom(stderr: string): number {
   const m = /listening on http:\/\/\S*:(\d+)/.exec(stderr);
   if (!m) throw new Error(`no "listening on" line in: ${stderr}`);
   return Number(m[1]);
+}
+
+/** A loopback port free a moment ago, for a tool that cannot bind port 0 (systemd-socket-activate). */
+export async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as AddressInfo).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
 }
