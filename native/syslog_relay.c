@@ -24,13 +24,13 @@ static struct {
   struct sockaddr_un addr;
   char tag[64]; /* "IDENT[PID]: " */
   size_t tag_len;
-  long gmtoff; /* the local time's offset when the daemon became ready */
   char comm[16]; /* "IDENT-log" */
 } relay;
 
 struct stream {
   int fd;
   int level; /* for lines without a "<N>" prefix */
+  int cont; /* the level of a line sent in pieces so far, for its next piece; else -1 */
   size_t len;
   char buf[LINE_BYTES];
 };
@@ -47,75 +47,67 @@ static int connect_log(void) {
   return s;
 }
 
-/* "Mmm dd hh:mm:ss" (RFC 3164) of local time t, by arithmetic alone (no locale, no lock). */
-static void stamp(char out[16], time_t t) {
-  static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
-  long long s = (long long)t + relay.gmtoff, days = s / 86400, sec = s % 86400;
-  if (sec < 0) sec += 86400, days--;
-  /* civil_from_days (H. Hinnant): days since 1970-01-01 to month and day. */
-  long long z = days + 719468, era = (z >= 0 ? z : z - 146096) / 146097;
-  long long doe = z - era * 146097, yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  long long doy = doe - (365 * yoe + yoe / 4 - yoe / 100), mp = (5 * doy + 2) / 153;
-  int day = (int)(doy - (153 * mp + 2) / 5 + 1), month = (int)(mp < 10 ? mp + 3 : mp - 9);
-  memcpy(out, months + 3 * (month - 1), 3);
-  out[3] = ' ';
-  out[4] = day < 10 ? ' ' : (char)('0' + day / 10);
-  out[5] = (char)('0' + day % 10);
-  int hms[3] = {(int)(sec / 3600), (int)(sec / 60 % 60), (int)(sec % 60)};
-  for (int i = 0; i < 3; i++) {
-    out[6 + 3 * i] = ' ';
-    out[7 + 3 * i] = (char)('0' + hms[i] / 10);
-    out[8 + 3 * i] = (char)('0' + hms[i] % 10);
-  }
-  out[9] = out[12] = ':';
-  out[15] = ' ';
-}
-
-/* Sends one line; waits out a full socket for up to a second, reconnects once if syslog restarted.
- */
-static void send_line(int *sock, int level, const char *line, size_t len) {
-  if (len >= 3 && line[0] == '<' && line[1] >= '0' && line[1] <= '7' && line[2] == '>')
+/* Sends one line, or one piece of a long one, with the line's level: from its "<N>" prefix when
+ * prefixed (its first piece), else level. Returns the level used. A full socket is waited out for
+ * up to a second; a restarted syslog is reconnected once. */
+static int send_line(int *sock, int level, int prefixed, const char *line, size_t len) {
+  if (prefixed && len >= 3 && line[0] == '<' && line[1] >= '0' && line[1] <= '7' && line[2] == '>')
     level = line[1] - '0', line += 3, len -= 3;
-  char msg[8 + 16 + sizeof relay.tag + LINE_BYTES];
+  char msg[8 + sizeof relay.tag + LINE_BYTES];
   int pri = FACILITY_DAEMON | level;
   size_t n = 0;
   msg[n++] = '<';
   if (pri >= 10) msg[n++] = (char)('0' + pri / 10);
   msg[n++] = (char)('0' + pri % 10);
   msg[n++] = '>';
-  stamp(msg + n, time(NULL));
-  n += 16;
   memcpy(msg + n, relay.tag, relay.tag_len);
   n += relay.tag_len;
   memcpy(msg + n, line, len);
   n += len;
-  for (int tries = 0, reconnected = 0; tries < 100; tries++) {
-    if (*sock >= 0 && send(*sock, msg, n, MSG_NOSIGNAL) >= 0) return;
+  /* After a line was lost to a full socket, lines are tried once each until one goes through: a
+   * syslog that has stopped reading costs lines, never a stalled daemon. */
+  static int stalled;
+  for (int tries = 0, reconnected = 0;; tries++) {
+    if (*sock >= 0 && send(*sock, msg, n, MSG_NOSIGNAL | MSG_DONTWAIT) >= 0) {
+      stalled = 0;
+      break;
+    }
     if (*sock >= 0 && errno == EINTR) continue;
     if (*sock >= 0 && (errno == EAGAIN || errno == ENOBUFS)) {
+      if (stalled || tries >= 100) {
+        stalled = 1;
+        break;
+      }
       struct timespec pause = {0, 10 * 1000 * 1000};
       nanosleep(&pause, NULL);
       continue;
     }
     if (reconnected ||
         (*sock >= 0 && errno != ECONNREFUSED && errno != ENOTCONN && errno != ECONNRESET))
-      return; /* the line is lost; the next one tries again */
+      break; /* the line is lost; the next one tries again */
     if (*sock >= 0) close(*sock);
     *sock = connect_log();
     reconnected = 1;
   }
+  return level;
 }
 
-/* Sends the complete lines in s->buf (all of it at end of file, or when it is full). */
+/* Sends the complete lines in s->buf (all of it at end of file). A full buffer with no newline is
+ * sent as a piece of its line, whose level the later pieces keep; the newline that ends such a
+ * line adds no empty message. */
 static void flush_lines(struct stream *s, int *sock, int eof) {
   size_t start = 0;
-  for (size_t i = 0; i < s->len; i++)
-    if (s->buf[i] == '\n') {
-      send_line(sock, s->level, s->buf + start, i - start);
-      start = i + 1;
-    }
-  if (start < s->len && (eof || (start == 0 && s->len == sizeof s->buf))) {
-    send_line(sock, s->level, s->buf + start, s->len - start);
+  for (size_t i = 0; i <= s->len; i++) {
+    int end = i < s->len ? s->buf[i] == '\n' : eof && start < s->len;
+    if (!end) continue;
+    if (s->cont < 0) send_line(sock, s->level, 1, s->buf + start, i - start);
+    else if (i > start) send_line(sock, s->cont, 0, s->buf + start, i - start);
+    s->cont = -1;
+    start = i + 1;
+  }
+  if (start > s->len) start = s->len;
+  if (start == 0 && s->len == sizeof s->buf) {
+    s->cont = send_line(sock, s->cont < 0 ? s->level : s->cont, s->cont < 0, s->buf, s->len);
     start = s->len;
   }
   memmove(s->buf, s->buf + start, s->len - start);
@@ -123,10 +115,14 @@ static void flush_lines(struct stream *s, int *sock, int eof) {
 }
 
 static void close_from(int lowest) {
+#ifdef SYS_close_range
   if (syscall(SYS_close_range, lowest, ~0U, 0) == 0) return;
+#endif
   struct rlimit lim;
-  int top = getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < 65536 ? (int)lim.rlim_cur : 65536;
-  for (int fd = lowest; fd < top; fd++) close(fd);
+  rlim_t top =
+      getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur != RLIM_INFINITY ? lim.rlim_cur : 1 << 20;
+  if (top > 1 << 20) top = 1 << 20;
+  for (int fd = lowest; fd < (int)top; fd++) close(fd);
 }
 
 /* The relay process: fds 0 and 1 are the stdout and stderr pipes, 2 the syslog socket. */
@@ -136,11 +132,15 @@ static void relay_main(void) {
   sigprocmask(SIG_SETMASK, &none, NULL);
   for (int sig = 1; sig < NSIG; sig++)
     if (sig != SIGKILL && sig != SIGSTOP) signal(sig, SIG_DFL);
+  /* It ends when the daemon's output does (end of file): a signal meant for the daemon's name
+   * (pkill, killall) must not cut the daemon's output off. */
   signal(SIGHUP, SIG_IGN);
   signal(SIGINT, SIG_IGN);
+  signal(SIGTERM, SIG_IGN);
   signal(SIGPIPE, SIG_IGN);
   prctl(PR_SET_NAME, relay.comm, 0, 0, 0);
-  static struct stream streams[2] = {{.fd = 0, .level = LOG_INFO}, {.fd = 1, .level = LOG_ERR}};
+  static struct stream streams[2] = {{.fd = 0, .level = LOG_INFO, .cont = -1},
+                                     {.fd = 1, .level = LOG_ERR, .cont = -1}};
   int sock = 2, open_streams = 2;
   while (open_streams > 0) {
     struct pollfd p[2];
@@ -179,9 +179,6 @@ int syslog_relay_start(const char *ident, const char *socket_path, int *out_fd, 
   int tag = snprintf(relay.tag, sizeof relay.tag, "%.32s[%ld]: ", ident, (long)getpid());
   relay.tag_len = tag > 0 && (size_t)tag < sizeof relay.tag ? (size_t)tag : 0;
   snprintf(relay.comm, sizeof relay.comm, "%.11s-log", ident);
-  time_t now = time(NULL);
-  struct tm local;
-  relay.gmtoff = localtime_r(&now, &local) ? local.tm_gmtoff : 0;
 
   int out[2] = {-1, -1}, err[2] = {-1, -1}, sock = connect_log();
   if (sock < 0) return -1;

@@ -17,6 +17,7 @@ const { spawnSync } = require('node:child_process');
 const { createHash } = require('node:crypto');
 const {
   copyFileSync,
+  cpSync,
   existsSync,
   lstatSync,
   mkdirSync,
@@ -126,9 +127,10 @@ async function buildIn(seaDir) {
   const addons = new Map(); // asset key (the file's path in the project) -> file
   const { metafile } = await bundleMain(bundle, addons);
   checkAddons(addons, metafile);
+  const carried = stripAddons(addons, join(seaDir, 'addons'));
   const assets = {
     'forkd.node': addon,
-    ...Object.fromEntries(addons),
+    ...Object.fromEntries(carried),
     ...declaredAssets(seaDir),
     ...(await workerFiles(metafile, seaDir)),
   };
@@ -147,6 +149,9 @@ async function buildIn(seaDir) {
     // The symbols of the base it was made from, for the debug packages (same build-id).
     copyFileSync(t.base.debug, `${partial}.debug`);
     renameSync(`${partial}.debug`, `${output}.debug`);
+    // The dependencies' addons as embedded, for the packages to install (describe.js).
+    rmSync(`${output}.addons`, { recursive: true, force: true });
+    if (carried.size) cpSync(join(seaDir, 'addons'), `${output}.addons`, { recursive: true });
     renameSync(partial, output);
   } finally {
     rmSync(dirname(staged), { recursive: true, force: true });
@@ -159,10 +164,32 @@ async function buildIn(seaDir) {
   const size = statSync(output).size;
   const base = statSync(t.base.node).size;
   const unstripped = statSync(t.base.unstripped).size;
-  const carried = [addons.size && `${addons.size} dependency addon(s)`].filter(Boolean).join(', ');
+  const more = carried.size ? `; ${carried.size} dependency addon(s)` : '';
   process.stdout.write(
-    `${output}: ${size} bytes (base Node ${baseVersion} ${t.arch}: ${unstripped}, stripped ${base}, +${size - base}${carried ? `; ${carried}` : ''}), build-id ${t.base.buildId}, sha256 ${sha}\n`,
+    `${output}: ${size} bytes (base Node ${baseVersion} ${t.arch}: ${unstripped}, stripped ${base}, +${size - base}${more}), build-id ${t.base.buildId}, sha256 ${sha}\n`,
   );
+}
+
+/**
+ * The dependencies' addons as the executable carries them: stripped as forkd's own is (node-gyp
+ * leaves its builds unstripped, which lintian refuses in a package), in dir under their asset
+ * keys. Beside OUTPUT as OUTPUT.addons/, they are what the packages install at /usr/lib/NAME/KEY,
+ * where the loader takes an installed copy of the very same bytes before any temporary directory
+ * (which /run and /tmp mounted noexec would refuse). Returns asset key -> stripped file.
+ */
+function stripAddons(addons, dir) {
+  const carried = new Map();
+  for (const [key, file] of addons) {
+    const copy = join(dir, key);
+    mkdirSync(dirname(copy), { recursive: true });
+    const r = spawnSync('strip', ['--strip-unneeded', '--remove-section=.comment', '-o', copy, file], {
+      encoding: 'utf8',
+    });
+    if (r.status !== 0)
+      fail(`cannot strip ${key} (strip: ${(r.stderr || String(r.error)).trim()}); is binutils installed?`);
+    carried.set(key, copy);
+  }
+  return carried;
 }
 
 /** The runtime's modules that the generated shims call (compiled by build:ts). */

@@ -24,18 +24,21 @@ function buildRpm({ version, outDir, arch }) {
     stageTree({ id, files: [{ role: 'debug', path: debug.path, mode: 0o644, content: debug.content }] }, debugStage);
     const s = rpmScriptlets(id);
     const day = new Date(id.epoch * 1000).toUTCString().replace(/^(\w+), (\d+) (\w+) (\d+).*$/, '$1 $3 $2 $4');
+    // The package's own directories, each nested one too (dependencies' addons under /usr/lib/NAME/).
+    const owned = [`/etc/${id.name}`, `/usr/lib/${id.name}`, `/usr/share/doc/${id.name}`];
     const dirs = [
       ...new Set(
-        files
-          .filter(
-            (f) =>
-              f.path.startsWith(`/etc/${id.name}/`) ||
-              f.path.startsWith(`/usr/lib/${id.name}/`) ||
-              f.path.startsWith(`/usr/share/doc/${id.name}/`),
-          )
-          .map((f) => f.path.replace(/\/[^/]+$/, '')),
+        files.flatMap((f) => {
+          const top = owned.find((d) => f.path.startsWith(`${d}/`));
+          if (!top) return [];
+          const parts = f.path
+            .slice(top.length + 1)
+            .split('/')
+            .slice(0, -1);
+          return [top, ...parts.map((_, i) => `${top}/${parts.slice(0, i + 1).join('/')}`)];
+        }),
       ),
-    ];
+    ].sort();
     const spec = `# Rendered by scripts/package-rpm.js from package.json; do not edit.
 # Never strip: the executable's base was stripped before the application went in, and stripping
 # now would remove it. Its symbols are staged already, in the -debuginfo subpackage below.
@@ -61,7 +64,9 @@ Requires(pre):  shadow-utils
 Requires:       logrotate
 
 %description
-${longDescription(id).join('\n')}
+${longDescription(id)
+  .map((l) => l.replaceAll('%', '%%')) // rpm would expand a macro in the text
+  .join('\n')}
 
 %package debuginfo
 Summary:        Debug information for package ${id.name}

@@ -94,15 +94,23 @@ export const exitCodes: [number, string][] = [
 export const controlCodes: [string, string][] = [
   [
     'stop',
-    'SIGTERM, then wait until it has exited: 0 stopped or not running, 1 still running or not proven to be the daemon',
+    'SIGTERM, then wait until it has exited: 0 stopped or not running, 1 still running or not proven to be the daemon, 4 no permission',
   ],
   ['status', '0 running, 1 not running but the pid file exists, 3 not running, 4 unknown'],
-  ['reload', 'SIGHUP: re-read the config, reopen the log file: 0 asked, 1 not proven to be the daemon, 7 not running'],
+  [
+    'reload',
+    'SIGHUP: re-read the config, reopen the log file: 0 asked, 1 not proven to be the daemon, 4 no permission, 7 not running',
+  ],
   [
     'restart',
-    "start a new daemon with these options from the executable's file, on the running one's sockets, then stop the old one: 0 replaced, 7 not running, 1 not proven to be the daemon or not restartable; if the new one fails to start, the old one serves on and the exit status is the start's",
+    "start a new daemon with these options from the executable's file, on the running one's sockets, then stop the old one: 0 replaced, 7 not running, 1 not proven to be the daemon or not restartable, 4 no permission; if the new one fails to start, the old one serves on and the exit status is the start's",
   ],
 ];
+
+/** The commands this daemon has: restart hands listening sockets over, so only one that listens. */
+export function commands(id: Identity): [string, string][] {
+  return controlCodes.filter(([c]) => c !== 'restart' || id.listen !== undefined);
+}
 
 export function helpText(id: Identity): string {
   const rows = options(id).map((o) => {
@@ -112,7 +120,7 @@ export function helpText(id: Identity): string {
   return [
     `Usage: ${id.name} [options]`,
     `       ${id.name} stop|status|reload [--pidfile FILE]`,
-    `       ${id.name} restart [options]`,
+    ...(id.listen !== undefined ? [`       ${id.name} restart [options]`] : []),
     `       ${id.name} --check-config [--config FILE]${id.listen !== undefined ? ' [--listen HOST:PORT]' : ''}`,
     '',
     `${id.description}.`,
@@ -123,7 +131,7 @@ export function helpText(id: Identity): string {
     ...rows,
     '',
     'Commands (through the pid file; LSB exit codes):',
-    ...controlCodes.map(([c, h]) => `  ${c.padEnd(9)}${h}`),
+    ...commands(id).map(([c, h]) => `  ${c.padEnd(9)}${h}`),
     '',
     'Exit status:',
     ...exitCodes.map(([n, h]) => `  ${String(n).padEnd(5)}${h}`),
@@ -188,6 +196,8 @@ export function parseCommandLine(argv: string[], id: Identity): CommandLine {
       if (others.length > 0) throw usage(id, `"${command}" takes only --pidfile, not --${others[0]}`);
       return { kind: 'control', command, pidFile: absolute(id, 'pidfile', str('pidfile')) ?? id.pidfile };
     }
+    if (id.listen === undefined)
+      throw usage(id, `"restart" hands listening sockets over, and ${id.name} listens on none: stop it, then start it`);
     // restart [options]: the new daemon's command line is this one without the word "restart".
     for (const o of ['foreground', 'check-config'])
       if (v[o]) throw usage(id, `"restart" replaces a forked daemon and takes no --${o}`);

@@ -119,6 +119,13 @@ t.test('a daemon that does not listen (no forkd.listen) has no --listen', async 
     exitCode: 64,
   });
   t.match(parseCommandLine(['-f'], worker), { kind: 'run', options: { listen: undefined } });
+  // restart hands listening sockets over: none to hand, no restart (stop, then start).
+  t.notMatch(helpText(worker), 'restart');
+  t.match(helpText(listening), /restart \[options\]/);
+  t.throws(() => parseCommandLine(['restart'], worker), {
+    message: `"restart" hands listening sockets over, and ${identity.name} listens on none: stop it, then start it; see "${identity.name} --help"`,
+    exitCode: 64,
+  });
 });
 
 t.test('bad usage: one line naming the problem and where to look, exit 64, nothing started', async (t) => {
@@ -148,7 +155,10 @@ t.test('bad usage: one line naming the problem and where to look, exit 64, nothi
 
 t.test('the README documents every option and exit code', async (t) => {
   const readme = readFileSync(join(root, 'README.md'), 'utf8');
-  for (const o of documentedOptions) t.match(readme, o.replace(/^-\w, /, ''), `${o} in the README`);
+  // The project's README: a daemon that does not listen (no forkd.listen) has no --listen.
+  const ours = documentedOptions.filter((o) => o !== '--listen HOST:PORT' || identity.listen !== undefined);
+  for (const o of ours) t.match(readme, o.replace(/^-\w, /, ''), `${o} in the README`);
+  if (identity.listen === undefined) t.notMatch(readme, '| `--listen', 'and no --listen in it');
   for (const code of documentedCodes) t.match(readme, new RegExp(`\\| ${code} \\|`), `exit ${code} in the README`);
   const [first, second] = [...readme.matchAll(/^```sh\n([\s\S]*?)```/gm)].map((m) => m[1].trim());
   // npm ci where the lock file is committed (forkd); npm install in a project just generated.

@@ -99,6 +99,14 @@ function describe(overrides = {}) {
     // temporary directory, which may be noexec (src/daemon/native.ts): the same bytes as the
     // asset inside it, root-owned, beside it as /usr/lib/NAME/ is beside /usr/sbin/NAME.
     { role: 'library', path: `/usr/lib/${id.name}/forkd.node`, mode: 0o644, content: readFileSync(addon) },
+    // Likewise the addons of the server's dependencies that it carries (better-sqlite3's), as the
+    // build left them beside it: the asset's very bytes, under the asset's key.
+    ...dependencyAddons(`${exe}.addons`).map((key) => ({
+      role: 'library',
+      path: `/usr/lib/${id.name}/${key}`,
+      mode: 0o644,
+      content: readFileSync(join(`${exe}.addons`, key)),
+    })),
     { role: 'unit', path: `${id.name}.service`, mode: 0o644, content: text(render.serviceUnit(id)) },
     ...(id.listen
       ? [{ role: 'unit', path: `${id.name}.socket`, mode: 0o644, content: text(render.socketUnit(id)) }]
@@ -176,6 +184,20 @@ function text(s) {
 /** gzip -9 without a name or a time (as gzip -9n): the bytes depend on the content alone. */
 function gz(s) {
   return gzipSync(Buffer.from(s), { level: 9 });
+}
+
+/** The files under dir (EXE.addons, written by scripts/build-executable.js), relative; none if absent. */
+function dependencyAddons(dir) {
+  const { readdirSync } = require('node:fs');
+  try {
+    return readdirSync(dir, { recursive: true, withFileTypes: true })
+      .filter((e) => e.isFile())
+      .map((e) => join(e.parentPath, e.name).slice(dir.length + 1))
+      .sort();
+  } catch (e) {
+    if (e.code === 'ENOENT') return [];
+    throw e;
+  }
 }
 
 /**

@@ -251,7 +251,10 @@ function manPage(id, cli, identity, settings) {
       return `.TP\n${flag}\n${roff(o.help(identity))}`;
     })
     .join('\n');
-  const commands = cli.controlCodes.map(([c, h]) => `.TP\n\\fB${c}\\fR\n${roff(h)}`).join('\n');
+  const commands = cli
+    .commands(identity)
+    .map(([c, h]) => `.TP\n\\fB${c}\\fR\n${roff(h)}`)
+    .join('\n');
   const codes = cli.exitCodes.map(([n, h]) => `.TP\n\\fB${n}\\fR\n${roff(h)}`).join('\n');
   const configuration = settings
     .map((s) => `.TP\n\\fB${s.key}\\fR (default: ${roff(JSON.stringify(s.default))})\n${roff(s.help)}`)
@@ -264,9 +267,7 @@ ${id.name} \\- ${roff(id.summary)}
 .br
 \\fB${id.name}\\fR \\fBstop\\fR|\\fBstatus\\fR|\\fBreload\\fR [\\fB\\-\\-pidfile\\fR \\fIFILE\\fR]
 .br
-\\fB${id.name}\\fR \\fBrestart\\fR [\\fIoptions\\fR]
-.br
-\\fB${id.name}\\fR \\fB\\-\\-check\\-config\\fR [\\fB\\-\\-config\\fR \\fIFILE\\fR]${id.listen ? ' [\\fB\\-\\-listen\\fR \\fIHOST:PORT\\fR]' : ''}
+${id.listen ? `\\fB${id.name}\\fR \\fBrestart\\fR [\\fIoptions\\fR]\n.br\n` : ''}\\fB${id.name}\\fR \\fB\\-\\-check\\-config\\fR [\\fB\\-\\-config\\fR \\fIFILE\\fR]${id.listen ? ' [\\fB\\-\\-listen\\fR \\fIHOST:PORT\\fR]' : ''}
 .SH DESCRIPTION
 ${
   id.longDescription
@@ -296,10 +297,14 @@ ${id.listen ? `Graceful stop: no new connections; requests already sent are answ
 .TP
 \\fBSIGHUP\\fR
 Reload: reopen the \\fB\\-\\-log\\fR file and re\\-read the configuration file.
-.TP
+${
+  id.listen
+    ? `.TP
 \\fBSIGUSR2\\fR
 Sent by \\fB${id.name} restart\\fR: pass the listening sockets to the restart over a private unix socket, and stop once the new daemon is ready.
-.SH EXIT STATUS
+`
+    : ''
+}.SH EXIT STATUS
 ${codes}
 .TP
 \\fIN\\fR

@@ -288,9 +288,19 @@ export function overlay(base: Json, over: Json, vars: Record<string, string>): J
   return out;
 }
 
-/** {{x}} becomes vars.x; a placeholder with no value is a bug in template/, never "undefined". */
+/**
+ * {{x}} becomes vars.x; a placeholder with no value is a bug in template/, never "undefined".
+ * {{#x}}…{{/x}} keeps what it encloses when vars.x is not empty, {{^x}}…{{/x}} when it is.
+ */
 export function fill(text: string, vars: Record<string, string>): string {
-  return text.replace(/\{\{(\w+)\}\}/g, (_, k: string) => {
+  const blocks = text.replace(
+    /\{\{([#^])(\w+)\}\}([\s\S]*?)\{\{\/\2\}\}/g,
+    (_, kind: string, k: string, body: string) => {
+      if (!Object.hasOwn(vars, k)) throw new Error(`template block {{${kind}${k}}} has no value`);
+      return (kind === '#') === (vars[k] !== '') ? body : '';
+    },
+  );
+  return blocks.replace(/\{\{(\w+)\}\}/g, (_, k: string) => {
     if (!Object.hasOwn(vars, k)) throw new Error(`template placeholder {{${k}}} has no value`);
     return vars[k];
   });
@@ -340,7 +350,8 @@ export function render(vars: Record<string, string>, shape: Template = 'http'): 
   if (shape !== 'http') delete pkg.forkd.listen;
   return {
     'package.json': `${JSON.stringify(pkg, null, 2)}\n`,
-    'README.md': fill(template('README.md'), vars),
+    // The manual describes a daemon that listens, or one that does not ({{#listens}} blocks).
+    'README.md': fill(template('README.md'), { ...vars, listens: shape === 'http' ? 'yes' : '' }),
     '.gitignore': template('_gitignore'),
   };
 }

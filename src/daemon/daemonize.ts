@@ -357,9 +357,16 @@ export class Daemon {
       try {
         const { out, err } = native().syslogRelay(this.opts.name, syslogSocket);
         this.switchOutput(out, err, 'journal'); // the relay reads "<N>" as the line's priority
+        // Should the relay die (SIGKILL), writes fail with EPIPE: the output is lost either way,
+        // and the daemon must not die of it.
+        for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {});
         return;
       } catch (e) {
-        const why = `${syslogSocket} does not answer (${reason(e)})`;
+        const code = (e as NodeJS.ErrnoException).code ?? '';
+        const unreachable = ['ENOENT', 'ECONNREFUSED', 'EACCES', 'ENOTSOCK', 'EPROTOTYPE'].includes(code);
+        const why = unreachable
+          ? `${syslogSocket} does not answer (${reason(e)})`
+          : `cannot start the syslog relay (${reason(e)})`;
         if (this.opts.logFile === 'syslog')
           this.fail(
             new DaemonError(`--log syslog: ${why}; start a syslog daemon or choose another --log`, EX.UNAVAILABLE),

@@ -127,6 +127,23 @@ t.test('--port and --template worker: the listen address, or a worker in place o
     );
   t.ok(existsSync(join(work, 'test', 'lifecycle.ts')), "the runtime's tests as they are");
   t.match(r.stdout, 'doing a round of work every 60 s in the foreground; Ctrl-C stops it');
+  // Its manual describes a daemon with no socket: none of the sample's listening, restart or HTTP.
+  const readme = readFileSync(join(work, 'README.md'), 'utf8');
+  for (const http of [
+    '[--listen HOST:PORT]',
+    '| `--listen HOST:PORT` |',
+    'restart [options]',
+    'workd restart',
+    'SIGUSR2',
+    'greeting =',
+    'workd.socket` |',
+    'GET /',
+  ])
+    t.notMatch(readme, http, `its README does not mention ${http}`);
+  t.match(readme, "printf 'interval = 60\\noutput = out.json\\n' > /tmp/bad.toml", 'a bad config of its own');
+  t.match(readme, 'workd: config /tmp/bad.toml:2:10: invalid value; fix the TOML syntax');
+  t.match(readme, 'interval = 60   # seconds between two rounds of work');
+  t.notMatch(readme, /\{\{|\}\}/, 'no template tag left');
 });
 
 /** Every file below dir (node_modules and .git included) with its bytes: a tree's exact state. */
@@ -335,7 +352,12 @@ t.test("README.md's manual is template/README.md rendered for the reference daem
   t.ok(template.includes(marker) && readme.includes(marker), 'both have the marker');
   const listen = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { forkd: { listen: string } }).forkd
     .listen;
-  const want = fill(manual(template), { name: referenceName, optsVar: optsVar(referenceName), listen }).split('\n');
+  const want = fill(manual(template), {
+    name: referenceName,
+    optsVar: optsVar(referenceName),
+    listen,
+    listens: 'yes',
+  }).split('\n');
   const got = manual(readme).split('\n');
   const first = want.findIndex((line, i) => line !== got[i]);
   t.equal(
@@ -407,4 +429,8 @@ t.test(
 t.test('fill(): a placeholder with no value is an error, never "undefined" in a new project', async (t) => {
   t.equal(fill('{{name}} on {{listen}}', { name: 'acmed', listen: '127.0.0.1:8080' }), 'acmed on 127.0.0.1:8080');
   t.throws(() => fill('serves on {{port}}', { name: 'acmed' }), /template placeholder \{\{port\}\} has no value/);
+  const blocks = 'a{{#on}} b{{/on}}{{^on}} c{{/on}}';
+  t.equal(fill(blocks, { on: 'yes' }), 'a b', '{{#on}} kept, {{^on}} dropped');
+  t.equal(fill(blocks, { on: '' }), 'a c', 'and the other way round');
+  t.throws(() => fill('{{#off}}x{{/off}}', {}), /template block \{\{#off\}\} has no value/);
 });

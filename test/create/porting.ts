@@ -6,8 +6,9 @@
 // reload, stop) and in the foreground; and the build refuses what the executable cannot carry.
 // The packages come from the npm registry (npm's cache keeps them); about 6 minutes on two cores.
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import t, { type Test } from 'tap';
+import { Container, unavailable } from '../lib/container';
 import { get, type Ran, run, spawnClean, tempDir, waitFor } from '../lib/proc';
 import { create } from './lib';
 
@@ -160,6 +161,42 @@ t.test(
         t.match(readFileSync(log, 'utf8'), /"url":"\/note"/, 'the transport logged');
       });
     }
+
+    await t.test(
+      "the .deb installs better-sqlite3's addon beside forkd's, and the daemon loads it there on a booted Debian with /run and /tmp noexec",
+      { skip: unavailable() },
+      async (t) => {
+        const out = join(dir, 'packages');
+        mkdirSync(out);
+        // The project has no git history to date the files by (made with --no-git): a fixed epoch,
+        // as the project's own packaging tests use.
+        const built = await run([pinned, join(project, 'scripts', 'package-deb.js'), '--out', out], {
+          cwd: project,
+          env: { SOURCE_DATE_EPOCH: '1700000000' },
+          ...minutes(15),
+        });
+        ok(t, built, 'package-deb.js');
+        const deb = built.stdout.split('\n').find((l) => /\/acmed_[^/]*\.deb$/.test(l));
+        if (!deb) return t.fail(`no .deb among ${built.stdout}`);
+        const addonPath = '/usr/lib/acmed/node_modules/better-sqlite3/build/Release/better_sqlite3.node';
+        t.match((await run(['dpkg-deb', '-c', deb])).stdout, ` .${addonPath}\n`, `the .deb holds ${addonPath}`);
+        const lint = await run(['lintian', '--fail-on', 'error,warning', deb], minutes(5));
+        ok(t, lint, 'lintian: no error or warning');
+        const c = await Container.boot(t, 'bookworm', { binds: { [out]: '/var/tmp/forkd' } });
+        await c.sh(`dpkg -i /var/tmp/forkd/${basename(deb)} >/dev/null`);
+        t.equal((await c.sh('systemctl is-active acmed.service')).trim(), 'active', 'active after dpkg -i');
+        const note = await c.sh(
+          'for i in $(seq 100); do curl -sS --max-time 5 http://127.0.0.1:8080/note && exit 0; sleep 0.1; done; exit 1',
+        );
+        t.match(JSON.parse(note), { n: 1, sqlite: /^3\./ }, 'GET /note: better-sqlite3 answers');
+        const pid = (await c.sh('systemctl show -P MainPID acmed.service')).trim();
+        t.match(
+          await c.sh(`grep -F better_sqlite3 /proc/${pid}/maps | head -n 1`),
+          addonPath,
+          'loaded from the installed copy (/run and /tmp are noexec)',
+        );
+      },
+    );
 
     await t.test('what the executable cannot carry fails the build, naming the module and the fix', async (t) => {
       const build = (entry: string) =>

@@ -115,8 +115,12 @@ export function fixtureExecutable(target = arch.hostArch): string {
     ...files(join(root, 'test', 'fixtures', 'daemon')),
     arch.addonPath(target),
     join(root, 'scripts', 'build-executable.js'),
+    join(root, 'scripts', 'arch.js'),
     join(root, 'package.json'),
-  ].sort();
+  ]
+    // The lock file where there is one (a project made with --no-install has none yet).
+    .concat(existsSync(join(root, 'package-lock.json')) ? [join(root, 'package-lock.json')] : [])
+    .sort();
   const h = createHash('sha256').update(target);
   for (const f of inputs) {
     if (!existsSync(f)) throw new Error(`${f} is missing: run "npm run build"`);
