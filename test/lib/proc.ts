@@ -100,10 +100,30 @@ export function procStat(pid: number): ProcStat | undefined {
   return { state: f[0], ppid: +f[1], pgrp: +f[2], session: +f[3], ttyNr: +f[4] };
 }
 
-/** Alive and not a zombie. */
+/**
+ * Alive: not gone, and not a zombie whose threads have all exited. A killed multithreaded process
+ * (Node) shows its leader as a zombie while its other threads still exit, and they hold its files
+ * (a pid file's lock) until the last one is gone.
+ */
 export function alive(pid: number): boolean {
   const s = procStat(pid);
-  return s !== undefined && s.state !== 'Z' && s.state !== 'X';
+  if (s === undefined || s.state === 'X') return false;
+  if (s.state !== 'Z') return true;
+  let tasks: string[];
+  try {
+    tasks = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return false;
+  }
+  return tasks.some((tid) => {
+    try {
+      const text = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const state = text.slice(text.lastIndexOf(')') + 2).split(' ')[0];
+      return state !== 'Z' && state !== 'X';
+    } catch {
+      return false;
+    }
+  });
 }
 
 /** Live processes whose command line mentions text (a test's unique temporary directory). */
