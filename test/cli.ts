@@ -1,10 +1,11 @@
 // The command line: help, version, usage errors, docs that match the code, a lean parent path;
 // against the runtime's test daemon (test/lib/launchers). The sample's --check-config: test/server/.
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { helpText, optionSpecs, options, parseCommandLine } from '../src/cli';
 import { type Identity, identity } from '../src/identity';
+import { checkConfigCases } from './lib/check-config';
 import { name, version } from './lib/identity';
 import { devBuild } from './lib/launchers';
 import { root, run, spawnClean, tempDir, waitFor } from './lib/proc';
@@ -84,24 +85,13 @@ t.test('the development build refuses a Node other than the pinned one: 64 and t
   );
 });
 
-t.test('--check-config: 0 and what the server checked, or its error and exit 78; it starts nothing', async (t) => {
-  const dir = tempDir(t);
-  const good = join(dir, 'good.conf');
-  const bad = join(dir, 'bad.conf');
-  writeFileSync(good, 'greeting = "hi"\n');
-  writeFileSync(bad, 'greeting = hi\n');
-  let r = await run(daemon('--check-config', '-c', good, '--listen', '127.0.0.1:1'));
-  t.equal(r.code, 0);
-  t.equal(r.stdout, `${name}: config ${good} is valid (listen 127.0.0.1:1)\n`);
-  t.equal(r.err, '');
-  r = await run(daemon('-t', '-c', bad, '--pidfile', join(dir, 'pid')));
-  t.equal(r.code, 78, "the server's DaemonError: its exit code");
-  t.equal(r.err, `${name}: config ${bad}:1: expected key = "string"\n`);
-  t.equal(r.stdout, '');
-  r = await run(daemon('-t', '-c', join(dir, 'absent.conf')));
-  t.equal(r.code, 78, 'a config file named but absent: 78');
-  t.notOk(existsSync(join(dir, 'pid')), 'no pid file: nothing was started');
-});
+t.test('--check-config: 0 and what the server checked, or its error and exit 78; it starts nothing', (t) =>
+  checkConfigCases(t, devBuild.cmd, {
+    ext: 'conf',
+    badError: ':1: expected key = "string"',
+    badWhat: "the server's DaemonError: its exit code",
+  }),
+);
 
 t.test('a daemon that does not listen (no forkd.listen) has no --listen', async (t) => {
   // Both shapes, whichever this project has.
