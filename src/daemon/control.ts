@@ -1,6 +1,7 @@
 // The stop|status|reload commands: act on a running daemon through its pid file; LSB exit codes.
-import { readFileSync, readlinkSync, statSync } from 'node:fs';
+import { readlinkSync, statSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { alive } from './alive';
 import { isSystemError, reason } from './exit-codes';
 import { Logger } from './logger';
 import { probePidFile } from './pidfile';
@@ -102,14 +103,4 @@ export function sameExecutable(pid: number): true | { why: string; noperm: boole
   }
   if (theirs === `${ours} (deleted)`) return true;
   return { why: `pid ${pid} holds the pid file but runs ${theirs}, not ${ours}`, noperm: false };
-}
-
-/** True while pid exists and is not a zombie (its sockets and locks are then already closed). */
-export function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return !/^\d+ \(.*\) [ZX]/s.test(stat);
-  } catch {
-    return false;
-  }
 }

@@ -3,7 +3,8 @@
 // process is the successor's starting parent, so a failed restart reads exactly as a failed start.
 import { closeSync, readlinkSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { alive, LSB, sameExecutable } from './control';
+import { alive } from './alive';
+import { LSB, sameExecutable } from './control';
 import { STOP_GRACE_MS, STOP_TIMEOUT_MS } from './defaults';
 import { isSystemError, reason } from './exit-codes';
 import { Logger } from './logger';

@@ -5,6 +5,7 @@ import { request } from 'node:http';
 import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { alive } from '../../src/daemon/alive';
 
 export const root = resolve(__dirname, '..', '..');
 
@@ -100,31 +101,7 @@ export function procStat(pid: number): ProcStat | undefined {
   return { state: f[0], ppid: +f[1], pgrp: +f[2], session: +f[3], ttyNr: +f[4] };
 }
 
-/**
- * Alive: not gone, and not a zombie whose threads have all exited. A killed multithreaded process
- * (Node) shows its leader as a zombie while its other threads still exit, and they hold its files
- * (a pid file's lock) until the last one is gone.
- */
-export function alive(pid: number): boolean {
-  const s = procStat(pid);
-  if (s === undefined || s.state === 'X') return false;
-  if (s.state !== 'Z') return true;
-  let tasks: string[];
-  try {
-    tasks = readdirSync(`/proc/${pid}/task`);
-  } catch {
-    return false;
-  }
-  return tasks.some((tid) => {
-    try {
-      const text = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-      const state = text.slice(text.lastIndexOf(')') + 2).split(' ')[0];
-      return state !== 'Z' && state !== 'X';
-    } catch {
-      return false;
-    }
-  });
-}
+export { alive };
 
 /** Live processes whose command line mentions text (a test's unique temporary directory). */
 export function processesMentioning(text: string): number[] {
