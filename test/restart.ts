@@ -1,11 +1,14 @@
 // `NAME restart` in fork mode (ARCHITECTURE.md §2, "Restart"): the successor takes the listening
 // sockets over under loopback load, with 0 failed requests, a pid file that names a live, locked
-// daemon throughout, a failed successor that leaves the old daemon serving, and the executable's
-// current file run after it was replaced on disk. Real processes, ephemeral ports, both builds.
+// daemon throughout, requests in flight and long-lived responses left to the old daemon until its
+// stop bound, a failed successor that leaves the old daemon serving, and the executable's current
+// file run after it was replaced on disk. Real processes, ephemeral ports, both builds.
 import { spawn } from 'node:child_process';
 import { copyFileSync, readdirSync, readFileSync, readlinkSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
+import { STOP_TIMEOUT_MS } from '../src/daemon/defaults';
 import { greeting, name } from './lib/identity';
 import { executablePath, launchers } from './lib/launchers';
 import { alive, get, portFrom, procStat, root, run, spawnClean, tempDir, waitFor } from './lib/proc';
@@ -53,6 +56,25 @@ function readPidFile(pidFile: string, dir: string) {
 }
 
 const pidIn = (pidFile: string) => Number(readFileSync(pidFile, 'utf8'));
+
+/** GET /stream: the lines received, and when and how the response ended. */
+function openStream(port: number) {
+  const lines: string[] = [];
+  const ended = new Promise<{ at: number; lines: string[]; how: string }>((done) => {
+    const req = request({ host: '127.0.0.1', port, path: '/stream', agent: false }, (res) => {
+      let rest = '';
+      res.on('data', (c: Buffer) => {
+        const parts = (rest + c.toString()).split('\n');
+        rest = parts.pop()!;
+        lines.push(...parts);
+      });
+      res.on('close', () => done({ at: Date.now(), lines, how: res.complete ? 'complete' : 'closed' }));
+    });
+    req.on('error', (e) => done({ at: Date.now(), lines, how: e.message }));
+    req.end();
+  });
+  return { lines, ended };
+}
 
 for (const launcher of launchers()) {
   const daemon = (...args: string[]) => launcher.cmd.concat(args);
@@ -109,6 +131,41 @@ for (const launcher of launchers()) {
     t.equal((await run(daemon('stop', '--pidfile', pidFile))).code, 0);
     t.notOk(alive(last));
   });
+
+  t.test(
+    `${launcher.name}: in flight and long-lived requests stay with the old daemon, up to its stop bound`,
+    async (t) => {
+      const dir = tempDir(t);
+      const { pidFile, port, pid: old, options } = await start(t, dir);
+      // One request that takes 1.5 s, and one response that streams for as long as it lasts.
+      const slow = get(port, '/slow?ms=1500');
+      const stream = openStream(port);
+      await waitFor('the stream', () => stream.lines.length > 0);
+      const began = Date.now();
+      const r = await run(daemon('restart', ...options));
+      t.equal(r.code, 0, `restart exits 0 (stderr: ${r.err})`);
+      const successor = pidIn(pidFile);
+      t.not(successor, old, 'a successor');
+      t.equal((await slow).body, `${old}\n`, 'the request in flight was answered by the old daemon');
+      const s = await stream.ended;
+      const endedAfter = s.at - began;
+      t.comment(
+        `the stream ended (${s.how}) ${endedAfter} ms after the restart began; restart took ${Date.now() - began} ms`,
+      );
+      t.ok(
+        s.lines.every((l) => l === String(old)),
+        'the long-lived response came from the old daemon throughout',
+      );
+      t.ok(endedAfter >= STOP_TIMEOUT_MS - 500, `it lasted until the stop bound (${STOP_TIMEOUT_MS} ms)`);
+      t.notOk(alive(old), 'then the old daemon exited, and the restart command returned');
+      t.match(
+        readFileSync(join(dir, 'log'), 'utf8'),
+        `graceful stop took longer than ${STOP_TIMEOUT_MS / 1000} s; exiting anyway`,
+      );
+      t.equal((await get(port, '/healthz')).body.includes(`"pid":${successor}`), true, 'the successor serves');
+      await run(daemon('stop', '--pidfile', pidFile));
+    },
+  );
 
   t.test(`${launcher.name}: a successor that fails its start-up leaves the old daemon serving`, async (t) => {
     const dir = tempDir(t);
