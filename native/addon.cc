@@ -35,6 +35,14 @@ int32_t IntArg(const Napi::CallbackInfo &info, size_t i, const char *what) {
   return info[i].As<Napi::Number>().Int32Value();
 }
 
+// A JavaScript array of fds as a vector.
+std::vector<int> FdList(Napi::Array arr) {
+  std::vector<int> fds;
+  for (uint32_t i = 0; i < arr.Length(); i++)
+    fds.push_back(arr.Get(i).As<Napi::Number>().Int32Value());
+  return fds;
+}
+
 std::string StringArg(const Napi::CallbackInfo &info, size_t i, const char *what) {
   if (info.Length() <= i || !info[i].IsString())
     throw Napi::TypeError::New(info.Env(), std::string(what) + " must be a string");
@@ -116,17 +124,14 @@ Napi::Value ForkParent(const Napi::CallbackInfo &info) {
     exec_path = r.Get("execPath").As<Napi::String>().Utf8Value();
     extra_env = r.Get("env").As<Napi::String>().Utf8Value();
     opts.drop_arg = r.Get("dropArg").As<Napi::Number>().Int32Value();
-    Napi::Array fds = r.Get("listenFds").As<Napi::Array>();
-    for (uint32_t i = 0; i < fds.Length(); i++)
-      listen_fds.push_back(fds.Get(i).As<Napi::Number>().Int32Value());
+    listen_fds = FdList(r.Get("listenFds").As<Napi::Array>());
     opts.exec_path = exec_path.c_str();
     opts.extra_env = extra_env.c_str();
-    Napi::Array extra = r.Get("extraFds").As<Napi::Array>();
-    for (uint32_t i = 0; i < extra.Length(); i++)
-      listen_fds.push_back(extra.Get(i).As<Napi::Number>().Int32Value());
+    std::vector<int> extra = FdList(r.Get("extraFds").As<Napi::Array>());
+    listen_fds.insert(listen_fds.end(), extra.begin(), extra.end());
     opts.listen_fds = listen_fds.data();
     opts.n_listen_fds = static_cast<int>(listen_fds.size());
-    opts.n_extra_fds = static_cast<int>(extra.Length());
+    opts.n_extra_fds = static_cast<int>(extra.size());
   }
   fork_parent_result res{};
   if (fork_parent(&opts, &res) < 0) throw SystemError(env, errno, res.failed_call);
@@ -166,10 +171,7 @@ Napi::Value HandoverGive(const Napi::CallbackInfo &info) {
   std::string answer = StringArg(info, 0, "answer");
   if (info.Length() < 2 || !info[1].IsArray())
     throw Napi::TypeError::New(info.Env(), "fds must be an array");
-  Napi::Array arr = info[1].As<Napi::Array>();
-  std::vector<int> fds;
-  for (uint32_t i = 0; i < arr.Length(); i++)
-    fds.push_back(arr.Get(i).As<Napi::Number>().Int32Value());
+  std::vector<int> fds = FdList(info[1].As<Napi::Array>());
   int conn = handover_give(answer.empty() ? HANDOVER_BUSY : answer[0], fds.data(),
                            static_cast<int>(fds.size()));
   if (conn < 0) throw SystemError(info.Env(), errno, "hand-over");
@@ -266,11 +268,13 @@ Napi::Value Dup2(const Napi::CallbackInfo &info) {
   return info.Env().Undefined();
 }
 
-// notify(socketPath, state): one datagram to the service manager.
+// notify(socketPath, state, fds?): one datagram to the service manager, fds attached.
 Napi::Value Notify(const Napi::CallbackInfo &info) {
   std::string path = StringArg(info, 0, "socketPath");
   std::string state = StringArg(info, 1, "state");
-  if (sd_notify_send(path.c_str(), state.c_str()) < 0)
+  std::vector<int> fds;
+  if (info.Length() > 2 && info[2].IsArray()) fds = FdList(info[2].As<Napi::Array>());
+  if (sd_notify_send(path.c_str(), state.c_str(), fds.data(), static_cast<int>(fds.size())) < 0)
     throw SystemError(info.Env(), errno, "sd_notify");
   return info.Env().Undefined();
 }

@@ -8,12 +8,16 @@
 extern "C" {
 #endif
 
+/* The most descriptors one notification carries (FDSTORE=1). */
+#define SD_NOTIFY_MAX_FDS 64
+
 /*
  * Sends state ("READY=1", "STATUS=...", several lines at once) as one datagram to socket_path:
- * a file system path, or "@name" for an abstract socket. Returns 0, or -1 with errno (EINVAL
- * for a path that is neither, or too long for sockaddr_un).
+ * a file system path, or "@name" for an abstract socket, with n_fds descriptors attached (for
+ * FDSTORE=1; 0 for none). Returns 0, or -1 with errno (EINVAL for a path that is neither, one too
+ * long for sockaddr_un, or more than SD_NOTIFY_MAX_FDS descriptors).
  */
-int sd_notify_send(const char *socket_path, const char *state);
+int sd_notify_send(const char *socket_path, const char *state, const int *fds, int n_fds);
 
 /* CLOCK_MONOTONIC in microseconds, for RELOADING=1's MONOTONIC_USEC=. */
 uint64_t sd_notify_monotonic_usec(void);

@@ -1,6 +1,9 @@
 'use strict';
 // Renders every packaged text file from the description's identity (describe.js).
 
+/** How many listening sockets the unit's file-descriptor store keeps. */
+const FD_STORE_MAX = 16;
+
 const rfc2822 = (epoch) => new Date(epoch * 1000).toUTCString().replace('GMT', '+0000');
 
 function serviceUnit(id) {
@@ -22,7 +25,17 @@ ExecStart=/usr/sbin/${id.name} --foreground --config ${id.config} --pidfile ${id
 ExecReload=/usr/sbin/${id.name} --check-config --config ${id.config} $${id.optsVar}
 ExecReload=/bin/kill -HUP $MAINPID
 Restart=on-failure
-# The daemon pings WATCHDOG=1 at half this interval.
+${
+  id.listen
+    ? `# The daemon keeps the sockets it listens on in systemd's file-descriptor store: across a
+# restart (a crash, systemctl restart, a package upgrade) they stay open, connections wait in
+# their queue instead of being refused, and the new process serves them. A changed listen address
+# then takes systemctl stop, then start. FDSTORE tells the daemon (systemd 254 and later set it).
+FileDescriptorStoreMax=${FD_STORE_MAX}
+Environment=FDSTORE=${FD_STORE_MAX}
+`
+    : ''
+}# The daemon pings WATCHDOG=1 at half this interval.
 WatchdogSec=30s
 # The daemon's own stop bound is ${id.stopTimeoutS} s.
 TimeoutStopSec=${2 * id.stopTimeoutS}s
@@ -158,7 +171,20 @@ stop)
 	;;
 restart)
 	log_daemon_msg "Restarting $NAME"
-	do_stop
+${
+  id.listen
+    ? `	# A running daemon hands its listening sockets to its successor, which starts from the
+	# executable on disk (after an upgrade, the new one); the old one drains and exits once the
+	# new one serves, so no connection is refused. If the successor fails, the old one serves on.
+	if "$DAEMON" status --pidfile "$PIDFILE" >/dev/null 2>&1; then
+		"$DAEMON" restart --config "$CONFIG" --pidfile "$PIDFILE" --log "$LOGFILE" --user "$DAEMON_USER" $${id.optsVar} >/dev/null
+		RETVAL=$?
+		log_end_msg "$RETVAL"
+		exit "$RETVAL"
+	fi
+`
+    : ''
+}	do_stop
 	case "$?" in
 	0|1)
 		do_start
@@ -325,7 +351,7 @@ log file when started by /etc/init.d/${id.name} (rotated by /etc/logrotate.d/${i
 .SH ENVIRONMENT
 \\fBNODE_OPTIONS\\fR is ignored, and other \\fBNODE_*\\fR variables except
 \\fBNODE_EXTRA_CA_CERTS\\fR are removed. \\fBNOTIFY_SOCKET\\fR, \\fBWATCHDOG_USEC\\fR,
-${id.listen ? '\\fBLISTEN_FDS\\fR ' : ''}and \\fBJOURNAL_STREAM\\fR are honoured as systemd sets them.
+${id.listen ? '\\fBLISTEN_FDS\\fR, \\fBFDSTORE\\fR (the listening sockets kept across restarts) ' : ''}and \\fBJOURNAL_STREAM\\fR are honoured as systemd sets them.
 The native addon is loaded from \\fI/usr/lib/${id.name}/forkd.node\\fR, else through an unnamed
 file in \\fBRUNTIME_DIRECTORY\\fR, \\fBTMPDIR\\fR (default \\fI/tmp\\fR) or \\fI/dev/shm\\fR, whichever
 allows code to run.

@@ -241,6 +241,7 @@ export class Daemon {
       }
     }
     this.manager?.ready(status);
+    this.manager?.storeListeningSockets();
     this.manager?.startWatchdog();
     this.log.info(`ready (pid ${process.pid})`);
   }

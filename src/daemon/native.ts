@@ -88,7 +88,7 @@ export interface NativeAddon {
   /** Appends to path under safe_open's rule; uid -1 keeps the owner of a file it creates. */
   openLog(path: string, uid: number, gid: number): number;
   dup2(from: number, to: number): void;
-  notify(socketPath: string, state: string): void;
+  notify(socketPath: string, state: string, fds?: number[]): void;
   /** Starts the relay of stdout and stderr lines to syslog (native/syslog_relay.h); its pipes' write ends. */
   syslogRelay(ident: string, socketPath: string): { out: number; err: number };
   monotonicUsec(): bigint;

@@ -3,6 +3,9 @@ import { fstatSync } from 'node:fs';
 import { DaemonError, EX } from './exit-codes';
 import { native } from './native';
 
+/** The name (LISTEN_FDNAMES) of a socket that comes back from the file-descriptor store. */
+export const STORED_FD = 'stored';
+
 export interface ListenFd {
   fd: number;
   /** From LISTEN_FDNAMES; "unknown" when not named. */
@@ -25,6 +28,7 @@ export class ServiceManager {
     private readonly socket: string | undefined,
     private readonly watchdogUsec: number,
     readonly listenFds: ListenFd[],
+    private readonly fdStoreMax: number,
     private readonly onFailure: NotifyFailure,
   ) {}
 
@@ -33,9 +37,13 @@ export class ServiceManager {
     const wdUsec = Number(env.WATCHDOG_USEC);
     const wdForUs = env.WATCHDOG_PID === undefined || Number(env.WATCHDOG_PID) === process.pid;
     const listenFds = takeListenFds(env);
-    for (const k of ['NOTIFY_SOCKET', 'WATCHDOG_USEC', 'WATCHDOG_PID']) delete env[k];
+    // FileDescriptorStoreMax= of the unit: systemd 254 and later set FDSTORE; the packaged unit
+    // sets it too, for systemd 252.
+    const fdStoreMax = Number(env.FDSTORE);
+    for (const k of ['NOTIFY_SOCKET', 'WATCHDOG_USEC', 'WATCHDOG_PID', 'FDSTORE']) delete env[k];
     const watchdogUsec = Number.isFinite(wdUsec) && wdUsec > 0 && wdForUs ? wdUsec : 0;
-    return new ServiceManager(socket, watchdogUsec, listenFds, onFailure);
+    const storeMax = Number.isInteger(fdStoreMax) && fdStoreMax > 0 ? fdStoreMax : 0;
+    return new ServiceManager(socket, watchdogUsec, listenFds, storeMax, onFailure);
   }
 
   /**
@@ -43,14 +51,35 @@ export class ServiceManager {
    * onFailure, once until a notification gets through again (the watchdog would repeat it).
    */
   notify(...lines: string[]): void {
+    this.send(lines);
+  }
+
+  private send(lines: string[], fds: number[] = []): void {
     if (!this.socket) return;
     try {
-      native().notify(this.socket, lines.join('\n'));
+      native().notify(this.socket, lines.join('\n'), fds);
       this.failing = false;
     } catch (e) {
       if (!this.failing) this.onFailure(e as Error, this.socket);
       this.failing = true;
     }
+  }
+
+  /**
+   * Keeps the listening sockets the daemon bound itself in the service manager's file-descriptor
+   * store (FDSTORE=1), when the unit has one: a restart after a crash (Restart=on-failure), and
+   * on systemd 254 and later a systemctl restart, passes them back as LISTEN_FDS named STORED_FD,
+   * and connections that arrive in between wait in their queue instead of being refused. Sockets
+   * that came in LISTEN_FDS are stored already, or held by a socket unit.
+   */
+  storeListeningSockets(): void {
+    if (!this.socket || this.fdStoreMax === 0) return;
+    const passed = new Set(this.listenFds.map((l) => l.fd));
+    const own = native()
+      .listeningFds()
+      .filter((fd) => !passed.has(fd))
+      .slice(0, this.fdStoreMax);
+    if (own.length > 0) this.send(['FDSTORE=1', `FDNAME=${STORED_FD}`], own);
   }
 
   ready(status?: string): void {
