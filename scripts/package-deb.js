@@ -6,8 +6,8 @@
 const { createHash } = require('node:crypto');
 const { chmodSync, mkdirSync, writeFileSync, utimesSync } = require('node:fs');
 const { join } = require('node:path');
-const { describe, inStage, stageTree, tool, run } = require('./packaging/describe');
-const { debScripts, longDescription } = require('./packaging/render');
+const { describe, contentsFor } = require('./packaging/describe');
+const { inStage, stage, tool, run } = require('./packaging/backend');
 
 function script(body) {
   return `#!/bin/sh\nset -e\n${body}\n\nexit 0\n`;
@@ -19,55 +19,35 @@ function buildDeb({ version, outDir, arch }) {
 }
 
 function buildMain(desc, outDir) {
-  const { id } = desc;
-  const scripts = debScripts(id);
-  return inStage(outDir, 'deb', (dir) => {
-    const stage = join(dir, 'root');
-    const files = stageTree(
-      {
-        ...desc,
-        files: [
-          ...desc.files,
-          {
-            role: 'doc',
-            path: `/usr/share/lintian/overrides/${id.name}`,
-            mode: 0o644,
-            content: Buffer.from(lintianOverrides(id)),
-          },
-        ],
-      },
-      stage,
-      '/lib/systemd/system',
-    );
-    const installedKiB = Math.ceil(files.reduce((n, f) => n + f.content.length, 0) / 1024);
-    const control = [
-      `Package: ${id.name}`,
-      `Version: ${id.version}`,
-      `Architecture: ${id.arch.deb}`,
-      `Maintainer: ${id.maintainer}`,
-      `Installed-Size: ${installedKiB}`,
-      // What the embedded Node binary links (glibc 2.28, GLIBCXX_3.4.21), and adduser for postinst.
-      // invoke-rc.d --skip-systemd-native in the maintainer scripts.
-      'Pre-Depends: init-system-helpers (>= 1.54~)',
-      'Depends: adduser, libc6 (>= 2.28), libgcc-s1 (>= 3.0), libstdc++6 (>= 5.2)',
-      'Section: net',
-      'Priority: optional',
-      ...(id.homepage ? [`Homepage: ${id.homepage}`] : []),
-      `Description: ${id.summary}`,
-      ...longDescription(id).map((l) => (l ? ` ${l}` : ' .')),
-      '',
-    ].join('\n');
-    return dpkgDeb(id, dir, stage, `${id.name}_${id.version}_${id.arch.deb}.deb`, files, {
+  const { id, deb } = desc;
+  const files = contentsFor(desc.contents, 'deb');
+  const control = [
+    `Package: ${id.name}`,
+    `Version: ${id.version}`,
+    `Architecture: ${id.arch.deb}`,
+    `Maintainer: ${id.maintainer}`,
+    `Installed-Size: ${installedSize(files)}`,
+    `Pre-Depends: ${deb.preDepends.join(', ')}`,
+    `Depends: ${deb.depends.join(', ')}`,
+    `Section: ${deb.section}`,
+    `Priority: ${deb.priority}`,
+    ...(id.homepage ? [`Homepage: ${id.homepage}`] : []),
+    `Description: ${id.summary}`,
+    ...desc.description.map((l) => (l ? ` ${l}` : ' .')),
+    '',
+  ].join('\n');
+  return inStage(outDir, 'deb', (dir) =>
+    dpkgDeb(id, dir, `${id.name}_${id.version}_${id.arch.deb}.deb`, files, {
       control,
       conffiles: files
-        .filter((f) => f.conffile)
-        .map((f) => `${f.path}\n`)
+        .filter((f) => f.type === 'config' || f.type === 'config|noreplace')
+        .map((f) => `${f.dst}\n`)
         .join(''),
-      postinst: script(scripts.postinst),
-      prerm: script(scripts.prerm),
-      postrm: script(scripts.postrm),
-    });
-  });
+      postinst: script(deb.scripts.postinst),
+      prerm: script(deb.scripts.prerm),
+      postrm: script(deb.scripts.postrm),
+    }),
+  );
 }
 
 /**
@@ -76,45 +56,41 @@ function buildMain(desc, outDir) {
  */
 function buildDbgsym(desc, outDir) {
   const { id, debug } = desc;
-  return inStage(outDir, 'dbgsym', (dir) => {
-    const stage = join(dir, 'root');
-    const files = stageTree(
-      {
-        id,
-        files: [
-          { role: 'debug', path: debug.path, mode: 0o644, content: debug.content },
-          // The doc directory is the main package's (lintian: no copyright file of its own needed).
-          { role: 'doc', path: `/usr/share/doc/${id.name}-dbgsym`, symlink: id.name },
-        ],
-      },
-      stage,
-    );
-    const control = [
-      `Package: ${id.name}-dbgsym`,
-      `Source: ${id.name}`,
-      `Version: ${id.version}`,
-      'Auto-Built-Package: debug-symbols',
-      `Architecture: ${id.arch.deb}`,
-      `Maintainer: ${id.maintainer}`,
-      `Installed-Size: ${Math.ceil(debug.content.length / 1024)}`,
-      `Depends: ${id.name} (= ${id.version})`,
-      'Section: debug',
-      'Priority: optional',
-      `Description: debug symbols for ${id.name}`,
-      `Build-Ids: ${debug.buildId}`,
-      '',
-    ].join('\n');
-    return dpkgDeb(id, dir, stage, `${id.name}-dbgsym_${id.version}_${id.arch.deb}.deb`, files, { control });
-  });
+  const files = contentsFor(debug.contents, 'deb');
+  const control = [
+    `Package: ${id.name}-dbgsym`,
+    `Source: ${id.name}`,
+    `Version: ${id.version}`,
+    'Auto-Built-Package: debug-symbols',
+    `Architecture: ${id.arch.deb}`,
+    `Maintainer: ${id.maintainer}`,
+    `Installed-Size: ${installedSize(files)}`,
+    `Depends: ${id.name} (= ${id.version})`,
+    'Section: debug',
+    'Priority: optional',
+    `Description: debug symbols for ${id.name}`,
+    `Build-Ids: ${debug.buildId}`,
+    '',
+  ].join('\n');
+  return inStage(outDir, 'dbgsym', (dir) =>
+    dpkgDeb(id, dir, `${id.name}-dbgsym_${id.version}_${id.arch.deb}.deb`, files, { control }),
+  );
 }
 
-/** Writes DEBIAN/ (md5sums from files, then meta) into stage and builds deb with dpkg-deb. */
-function dpkgDeb(id, dir, stage, deb, files, meta) {
-  const debian = join(stage, 'DEBIAN');
+/** Installed-Size: the files' bytes, in KiB rounded up. */
+function installedSize(files) {
+  return Math.ceil(files.reduce((n, f) => n + (f.content ? f.content.length : 0), 0) / 1024);
+}
+
+/** Stages files and DEBIAN/ (md5sums from files, then meta) under dir/root, and builds deb there. */
+function dpkgDeb(id, dir, deb, files, meta) {
+  const root = join(dir, 'root');
+  stage(files, root, id.epoch);
+  const debian = join(root, 'DEBIAN');
   mkdirSync(debian, { mode: 0o755 });
   const md5sums = files
     .filter((f) => f.content)
-    .map((f) => `${createHash('md5').update(f.content).digest('hex')}  ${f.path.slice(1)}\n`)
+    .map((f) => `${createHash('md5').update(f.content).digest('hex')}  ${f.dst.slice(1)}\n`)
     .join('');
   for (const [name, content] of Object.entries({ ...meta, md5sums })) {
     writeFileSync(join(debian, name), content);
@@ -122,30 +98,13 @@ function dpkgDeb(id, dir, stage, deb, files, meta) {
     utimesSync(join(debian, name), id.epoch, id.epoch);
   }
   utimesSync(debian, id.epoch, id.epoch);
-  chmodSync(stage, 0o755);
-  utimesSync(stage, id.epoch, id.epoch);
-  tool('dpkg-deb', ['--root-owner-group', '-Zxz', '--build', stage, join(dir, deb)], {
+  chmodSync(root, 0o755);
+  utimesSync(root, id.epoch, id.epoch);
+  tool('dpkg-deb', ['--root-owner-group', '-Zxz', '--build', root, join(dir, deb)], {
     env: { ...process.env, SOURCE_DATE_EPOCH: String(id.epoch) },
     apt: 'dpkg',
   });
   return join(dir, deb);
-}
-
-/** Each override says why: they all come from shipping upstream Node.js as the executable. */
-function lintianOverrides(id) {
-  const exe = `usr/sbin/${id.name}`;
-  return `# The executable is the upstream Node.js binary with the daemon embedded (a single-executable
-# application), stripped before the daemon went in; its symbols are in ${id.name}-dbgsym.
-# Node.js links zlib statically; a single executable cannot use the system's copy.
-${id.name}: embedded-library zlib [${exe}]
-# Node.js's release build is neither PIE nor FORTIFY_SOURCE; it ships as built upstream.
-${id.name}: hardening-no-pie [${exe}]
-${id.name}: hardening-no-fortify-functions [${exe}]
-# Strings inside the embedded Node.js and its libraries, not this package's text.
-${id.name}: spelling-error-in-binary * [${exe}]
-# The licences of Node.js and the libraries it bundles, all of which the executable embeds.
-${id.name}: extra-license-file [usr/share/doc/${id.name}/LICENSE.node]
-`;
 }
 
 module.exports = { buildDeb };

@@ -4,41 +4,40 @@
 // out/<name>-debuginfo-<version>-1.<arch>.rpm with the executable's symbols, built with
 // rpmbuild -bb (--target for another architecture: nothing is compiled, the files are staged).
 // Usage: package-rpm.js [--version V] [--out DIR] [--arch A]
-const { mkdirSync, renameSync, utimesSync, writeFileSync } = require('node:fs');
+const { renameSync, writeFileSync } = require('node:fs');
 const { join } = require('node:path');
-const { describe, inStage, stageTree, tool, run } = require('./packaging/describe');
-const { longDescription, rpmScriptlets } = require('./packaging/render');
+const { describe, contentsFor } = require('./packaging/describe');
+const { inStage, stage, tool, run } = require('./packaging/backend');
+
+/** Each type's %files marker (describe.js's Entry): a symlink is listed as a file is. */
+const marker = {
+  '': '',
+  config: '%config ',
+  'config|noreplace': '%config(noreplace) ',
+  doc: '%doc ',
+  license: '%license ',
+  dir: '%dir ',
+  symlink: '',
+};
+
+/** The %files line of an entry: its type's marker, its mode and owner, its path. */
+function filesLine(e) {
+  if (!(e.type in marker)) throw new Error(`${e.dst}: unknown type ${JSON.stringify(e.type)} in the description`);
+  return `${marker[e.type]}%attr(${e.mode.toString(8).padStart(4, '0')},${e.owner},${e.group}) ${e.dst}`;
+}
 
 function buildRpm({ version, outDir, arch }) {
   const desc = describe({ version, arch });
-  const { id, debug } = desc;
+  const { id, rpm, debug } = desc;
+  const files = contentsFor(desc.contents, 'rpm');
+  const debugFiles = contentsFor(debug.contents, 'rpm');
   const rpmName = (pkg) => `${pkg}-${id.version}-1.${id.arch.rpm}.rpm`;
   const main = inStage(outDir, 'rpm', (top) => {
-    const stage = join(top, 'stage');
-    const files = stageTree(desc, stage, '/usr/lib/systemd/system');
-    // RPM packages the log directory logrotate works in (systemd's LogsDirectory does it on deb).
-    mkdirSync(join(stage, id.logDir), { recursive: true });
-    utimesSync(join(stage, id.logDir), id.epoch, id.epoch);
-    // The symbols, staged apart for the -debuginfo subpackage.
-    const debugStage = join(top, 'debug');
-    stageTree({ id, files: [{ role: 'debug', path: debug.path, mode: 0o644, content: debug.content }] }, debugStage);
-    const s = rpmScriptlets(id);
+    // Both packages' files in one tree, which %install copies; each %files section takes its own.
+    const root = join(top, 'stage');
+    stage([...files, ...debugFiles], root, id.epoch, { owners: true });
+    const s = rpm.scripts;
     const day = new Date(id.epoch * 1000).toUTCString().replace(/^(\w+), (\d+) (\w+) (\d+).*$/, '$1 $3 $2 $4');
-    // The package's own directories, each nested one too (dependencies' addons under /usr/lib/NAME/).
-    const owned = [`/etc/${id.name}`, `/usr/lib/${id.name}`, `/usr/share/doc/${id.name}`];
-    const dirs = [
-      ...new Set(
-        files.flatMap((f) => {
-          const top = owned.find((d) => f.path.startsWith(`${d}/`));
-          if (!top) return [];
-          const parts = f.path
-            .slice(top.length + 1)
-            .split('/')
-            .slice(0, -1);
-          return [top, ...parts.map((_, i) => `${top}/${parts.slice(0, i + 1).join('/')}`)];
-        }),
-      ),
-    ].sort();
     const spec = `# Rendered by scripts/package-rpm.js from package.json; do not edit.
 # Never strip: the executable's base was stripped before the application went in, and stripping
 # now would remove it. Its symbols are staged already, in the -debuginfo subpackage below.
@@ -57,14 +56,14 @@ Name:           ${id.name}
 Version:        ${id.version}
 Release:        1
 Summary:        ${id.summary}
-License:        ${id.license} and others
-${id.homepage ? `URL:            ${id.homepage}\n` : ''}Group:          System Environment/Daemons
+License:        ${rpm.license}
+${id.homepage ? `URL:            ${id.homepage}\n` : ''}Group:          ${rpm.group}
 Packager:       ${id.maintainer}
-Requires(pre):  shadow-utils
-Requires:       logrotate
+Requires(pre):  ${rpm.requiresPre.join(', ')}
+Requires:       ${rpm.requires.join(', ')}
 
 %description
-${longDescription(id)
+${desc.description
   .map((l) => l.replaceAll('%', '%%')) // rpm would expand a macro in the text
   .join('\n')}
 
@@ -79,8 +78,7 @@ The symbols of the ${id.name} executable (of the Node.js it is made from),
 which gdb and elfutils find by its build-id under /usr/lib/debug/.build-id/.
 
 %install
-cp -a ${stage}/. %{buildroot}/
-cp -a ${debugStage}/. %{buildroot}/
+cp -a ${root}/. %{buildroot}/
 
 %pre
 ${s.pre}
@@ -95,21 +93,10 @@ ${s.preun}
 ${s.postun}
 
 %files
-${dirs.map((d) => `%dir ${d}`).join('\n')}
-%dir %attr(0755,${id.user},${id.user}) ${id.logDir}
-${files
-  .map((f) => {
-    const attr = `%attr(${f.mode.toString(8).padStart(4, '0')},root,root)`;
-    // An init script is not configuration in RPM's convention (it is a conffile on Debian).
-    if (f.conffile && !f.path.startsWith('/etc/init.d/')) return `%config(noreplace) ${attr} ${f.path}`;
-    if (f.path.endsWith('/copyright') || f.path.endsWith('/LICENSE.node')) return `%license ${attr} ${f.path}`;
-    return `${attr} ${f.path}`;
-  })
-  .join('\n')}
+${files.map(filesLine).join('\n')}
 
 %files debuginfo
-%dir /usr/lib/debug/.build-id/${debug.buildId.slice(0, 2)}
-%attr(0644,root,root) ${debug.path}
+${debugFiles.map(filesLine).join('\n')}
 
 %changelog
 * ${day} ${id.maintainer} - ${id.version}-1

@@ -7,20 +7,15 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import t from 'tap';
 import type { Setting } from '../src/daemon';
+import { contentsFor, type Described, describe } from './lib/description';
 import { productDevBuild } from './lib/launchers';
 import { root, run, tempDir } from './lib/proc';
 
-interface Described {
-  id: { name: string; config: string; listen?: string };
-  files: { path: string; content: Buffer; role: string }[];
-}
-const { describe } = require(join(root, 'scripts', 'packaging', 'describe.js')) as {
-  describe: (overrides?: { forkd?: Record<string, unknown> }) => Described;
-};
+const units = (desc: Described) => desc.contents.filter((f) => f.dst.startsWith('/lib/systemd/system/'));
 const { settings } = require(join(root, 'dist', 'server', 'index.js')) as { settings: Setting[] };
 const text = (desc: Described, match: (path: string) => boolean) => {
-  const f = desc.files.find((f) => match(f.path));
-  return f && (f.path.endsWith('.gz') ? gunzipSync(f.content) : f.content).toString();
+  const f = desc.contents.find((f) => match(f.dst));
+  return f?.content && (f.dst.endsWith('.gz') ? gunzipSync(f.content) : f.content).toString();
 };
 
 t.test("the packaged config file passes the server's own --check-config and explains each setting", async (t) => {
@@ -47,7 +42,7 @@ t.test("the man page's CONFIGURATION section lists each setting the server decla
 t.test('a daemon that listens ships a .socket unit on its address; one that does not, none', async (t) => {
   const project = describe();
   t.equal(
-    project.files.some((f) => f.path.endsWith('.socket')),
+    units(project).some((f) => f.dst.endsWith('.socket')),
     project.id.listen !== undefined,
     `this project ${project.id.listen ? 'listens, and ships' : 'does not listen, and ships no'} .socket unit`,
   );
@@ -64,16 +59,55 @@ t.test('a daemon that listens ships a .socket unit on its address; one that does
 
   const worker = describe({ forkd: { listen: null } });
   t.same(
-    worker.files.filter((f) => f.role === 'unit').map((f) => f.path),
-    [`${worker.id.name}.service`],
+    units(worker).map((f) => f.dst),
+    [`/lib/systemd/system/${worker.id.name}.service`],
     'no .socket unit',
   );
   // The config file and the man page's CONFIGURATION section are the server's settings: this
   // project's server still declares a listen setting, which a worker's would not.
-  for (const f of worker.files.filter((f) => ['unit', 'config'].includes(f.role) && f.path !== worker.id.config))
-    t.notMatch(f.content.toString(), /\.socket|listen/i, `${f.path}: no socket, no --listen`);
+  const configs = worker.contents.filter((f) => f.type.startsWith('config') && f.dst !== worker.id.config);
+  for (const f of [...units(worker), ...configs])
+    t.notMatch(f.content!.toString(), /\.socket|listen/i, `${f.dst}: no socket, no --listen`);
   const man = text(worker, (p) => p.endsWith('.8.gz'))!.replace(/^\.SH CONFIGURATION\n[\s\S]*?(?=^\.SH )/m, '');
   t.notMatch(man, /\.socket|listen/i, 'the man page: no --listen, no socket');
-  const deb = require(join(root, 'scripts', 'packaging', 'render.js')).debScripts(worker.id) as Record<string, string>;
-  for (const [script, body] of Object.entries(deb)) t.notMatch(body, '.socket', `${script}: no .socket unit`);
+  for (const [script, body] of [...Object.entries(worker.deb.scripts), ...Object.entries(worker.rpm.scripts)])
+    t.notMatch(body, '.socket', `${script}: no .socket unit`);
 });
+
+t.test(
+  'the description: each format gets every destination once, absolute, of a type its backend renders',
+  async (t) => {
+    const desc = describe();
+    const types = ['', 'config', 'config|noreplace', 'doc', 'license', 'dir', 'symlink'];
+    // The debug packages are a .deb and an .rpm; there is no debug tarball.
+    const formats = [
+      ['deb', '', desc.contents],
+      ['deb', 'debug ', desc.debug.contents],
+      ['rpm', '', desc.contents],
+      ['rpm', 'debug ', desc.debug.contents],
+      ['tarball', '', desc.contents],
+    ] as const;
+    for (const [packager, what, entries] of formats) {
+      const got = contentsFor(entries, packager);
+      const bad = got.filter((e) => {
+        const isFile = e.type !== 'dir' && e.type !== 'symlink';
+        return !e.dst.startsWith('/') || !types.includes(e.type) || isFile !== (e.content !== undefined);
+      });
+      t.same(bad, [], `${packager} ${what}contents: absolute paths, known types, content on files only`);
+      t.equal(new Set(got.map((e) => e.dst)).size, got.length, `${packager} ${what}contents: no destination twice`);
+      // dpkg-deb --root-owner-group and tar --owner=0 record no other owner (scripts/packaging/backend.js).
+      if (packager !== 'rpm')
+        t.same(
+          got.filter((e) => e.owner !== 'root' || e.group !== 'root').map((e) => e.dst),
+          [],
+          `${packager} ${what}contents: all root's`,
+        );
+    }
+    const exe = desc.contents.find((e) => e.dst === `/usr/sbin/${desc.id.name}`)!;
+    t.throws(
+      () => contentsFor([...desc.contents, exe], 'deb'),
+      /described twice for deb/,
+      'a destination twice is refused',
+    );
+  },
+);

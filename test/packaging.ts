@@ -5,13 +5,47 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import t from 'tap';
+import { contentsFor, describe, type Entry } from './lib/description';
 import { sha256File as sha, sha256 } from './lib/hash';
 import { name, pkg, version } from './lib/identity';
 import { executablePath, foreignExecutables } from './lib/launchers';
-import { buildWith, packages } from './lib/packages';
+import { buildWith, epoch, packages } from './lib/packages';
 import { root, run, spawnClean, tempDir, waitFor } from './lib/proc';
 
 const { buildId } = require('../scripts/arch') as { buildId(file: string): string };
+
+/** One installed path as a listing shows it: "- 0644 root:root 1234 /etc/x" (a symlink: no mode, no size). */
+const row = (kind: string, mode: number, owner: string, size: number | undefined, path: string) =>
+  kind === 'l' ? `l ${owner} ${path}` : `${kind} ${mode.toString(8).padStart(4, '0')} ${owner} ${size ?? ''} ${path}`;
+/** ls -l's permissions (rwxr-xr-x) as a number. */
+const octal = (perms: string) => [...perms].reduce((n, c) => n * 2 + (c === '-' ? 0 : 1), 0);
+/** The rows of `dpkg-deb -c` or `tar -tv` output: type, mode, owner, size, path under prefix. */
+function listed(text: string, prefix: string): string[] {
+  return text
+    .trim()
+    .split('\n')
+    .map((line) => {
+      const [perms, owner, size, , , ...rest] = line.split(/\s+/);
+      const path = `/${rest
+        .join(' ')
+        .replace(/ -> .*$/, '')
+        .slice(prefix.length)}`.replace(/(.)\/$/, '$1');
+      const who = owner.replace(/^0\/0$/, 'root/root').replace('/', ':');
+      return row(perms[0], octal(perms.slice(1)), who, perms[0] === 'd' ? undefined : Number(size), path);
+    });
+}
+/** The rows the description gives one format; `owners`: whether it records owners (rpm), else root's. */
+function described(entries: Entry[], packager: string, owners: boolean): string[] {
+  return contentsFor(entries, packager).map((e) =>
+    row(
+      e.type === 'dir' ? 'd' : e.type === 'symlink' ? 'l' : '-',
+      e.mode,
+      owners ? `${e.owner}:${e.group}` : 'root:root',
+      e.content?.length,
+      e.dst,
+    ),
+  );
+}
 
 // Building the packages (or waiting for test/installed.ts to) takes minutes on a busy machine.
 t.setTimeout(20 * 60_000);
@@ -38,6 +72,73 @@ t.test('packages', async (t) => {
     t.equal(sha(deb2), sha(deb), '.deb identical');
     const [tarball2] = await buildWith('package-tarball.js', again);
     t.equal(sha(tarball2), sha(tarball), 'tarball identical');
+  });
+
+  t.test('each package holds what the description lists for its format, with its mode, owner and type', async (t) => {
+    // The packages were built with SOURCE_DATE_EPOCH=epoch: so is this description, byte for byte.
+    const saved = process.env.SOURCE_DATE_EPOCH;
+    process.env.SOURCE_DATE_EPOCH = epoch;
+    t.teardown(() => {
+      if (saved === undefined) delete process.env.SOURCE_DATE_EPOCH;
+      else process.env.SOURCE_DATE_EPOCH = saved;
+    });
+    const desc = describe();
+    const sorted = (rows: string[]) => [...rows].sort();
+    // A .deb and a tarball hold every parent directory too: the description's directories are
+    // among them; their files and symlinks are exactly the description's.
+    const notDirs = (rows: string[]) => sorted(rows.filter((r) => !r.startsWith('d ')));
+    for (const [what, pkgFile, entries] of [
+      [basename(deb), deb, desc.contents],
+      [basename(dbgsym), dbgsym, desc.debug.contents],
+    ] as const) {
+      const inDeb = listed(execFileSync('dpkg-deb', ['-c', pkgFile], { encoding: 'utf8' }), './');
+      const want = described(entries, 'deb', false);
+      t.same(notDirs(inDeb), notDirs(want), `${what}: the described files, each once, mode and size`);
+      t.same(
+        want.filter((r) => r.startsWith('d ') && !inDeb.includes(r)),
+        [],
+        `${what}: the described directories`,
+      );
+    }
+    const conffiles = execFileSync('sh', ['-c', 'dpkg-deb --ctrl-tarfile "$1" | tar -xO ./conffiles', 'sh', deb], {
+      encoding: 'utf8',
+    });
+    t.same(
+      conffiles.trim().split('\n'),
+      contentsFor(desc.contents, 'deb')
+        .filter((e) => e.type.startsWith('config'))
+        .map((e) => e.dst),
+      "the .deb's conffiles are the config entries",
+    );
+
+    const top = `${name}-${version}-linux-x64/`;
+    const inTar = listed(execFileSync('tar', ['-tvzf', tarball], { encoding: 'utf8' }), top).filter(
+      (r) => !r.endsWith(' /'), // the top directory itself
+    );
+    const wantTar = described(desc.contents, 'tarball', false);
+    t.same(notDirs(inTar), notDirs(wantTar), 'the tarball: the described files, each once');
+
+    // An rpm holds what %files lists, directories included, with their owners. Flags: c %config,
+    // n noreplace, l %license (rpm marks files under /usr/share/doc and man pages %doc itself).
+    const query =
+      '[%{FILEMODES:perms} %{FILEUSERNAME}:%{FILEGROUPNAME} %{FILESIZES} %{FILEFLAGS:fflags} %{FILENAMES}\n]';
+    const flags: Record<string, string> = { config: 'c', 'config|noreplace': 'cn', license: 'l' };
+    for (const [what, pkgFile, entries] of [
+      [basename(rpm), rpm, desc.contents],
+      [basename(debuginfo), debuginfo, desc.debug.contents],
+    ] as const) {
+      const out = execFileSync('rpm', ['-qp', '--qf', query, pkgFile], { encoding: 'utf8' }).trim().split('\n');
+      const rows = out.map((l) => {
+        const [perms, owner, size, , path] = l.split(' ');
+        return row(perms[0], octal(perms.slice(1)), owner, perms[0] === 'd' ? undefined : Number(size), path);
+      });
+      t.same(sorted(rows), sorted(described(entries, 'rpm', true)), `${what}: the described files and directories`);
+      t.same(
+        sorted(out.map((l) => `${l.split(' ')[4]} ${l.split(' ')[3].replace(/[^cnl]/g, '')}`)),
+        sorted(contentsFor(entries, 'rpm').map((e) => `${e.dst} ${flags[e.type] ?? ''}`)),
+        `${what}: %config, noreplace and %license as the entries' types`,
+      );
+    }
   });
 
   t.test('lintian, every architecture and the -dbgsym: 0 errors, 0 warnings; every override says why', async (t) => {

@@ -1,6 +1,10 @@
 'use strict';
-// The one description of the packaged daemon: identity from package.json, every installed file
-// with its content, mode and role. The .deb, .rpm and tarball backends only translate it.
+// The one description of the packaged daemon, in the way of nfpm's nfpm.yaml: the identity from
+// package.json's forkd block; `contents`, every installed file with its destination, mode, owner
+// and type (config, license, ...), the files of one format only among them; and per format
+// (`deb`, `rpm`) its own fields and maintainer scripts. It reads and renders, and writes
+// nothing: the backends (package-deb.js, package-rpm.js, package-tarball.js) turn it into
+// packages, with the staging and tool running they share in backend.js.
 const { readFileSync, statSync } = require('node:fs');
 const { dirname, join, resolve } = require('node:path');
 const { gzipSync } = require('node:zlib');
@@ -24,7 +28,30 @@ function sourceDateEpoch() {
 }
 
 /**
+ * One entry of `contents`, as nfpm's:
+ * @typedef {object} Entry
+ * @property {string} dst where it is installed
+ * @property {'' | 'config' | 'config|noreplace' | 'doc' | 'license' | 'dir' | 'symlink'} type
+ *   '': a file. 'config': a conffile on deb, %config on rpm. 'config|noreplace': a conffile on
+ *   deb, %config(noreplace) on rpm (the admin's changes survive an upgrade either way). 'doc',
+ *   'license': %doc, %license on rpm, a file elsewhere. 'dir': a directory the package owns,
+ *   %dir on rpm (a .deb or a tarball holds every directory of its files anyway). 'symlink': a
+ *   symbolic link to `target`.
+ * @property {number} mode
+ * @property {string} owner
+ * @property {string} group
+ * @property {Buffer} [content] a file's bytes
+ * @property {string} [target] a symlink's target
+ * @property {'deb' | 'rpm' | 'tarball'} [packager] in this format's package only
+ * @property {{ deb?: Partial<Entry>, rpm?: Partial<Entry>, tarball?: Partial<Entry> }} [overrides]
+ *   what differs in one format
+ */
+
 /**
+ * The description: { id, description, contents, deb, rpm, debug }. id: the identity and paths
+ * the texts are rendered from; description: the extended description's lines; contents: Entry[];
+ * deb, rpm: each format's fields and maintainer scripts; debug: the build-id and the contents of
+ * the debug packages (NAME-dbgsym, NAME-debuginfo).
  * @param {{ version?: string, arch?: string, forkd?: object }} [overrides] another version of the
  *   same tree (upgrade tests), another architecture's build (scripts/arch.js; the host's by
  *   default), or other keys of the forkd block (the tests render a daemon that does not listen:
@@ -39,11 +66,11 @@ function describe(overrides = {}) {
   const exe = arch.executablePath(target, f.name);
   const addon = arch.addonPath(target);
   const build = target === arch.hostArch ? 'npm run build' : `npm run build -- --arch ${target}`;
-  for (const file of [exe, addon, `${exe}.debug`]) {
+  for (const p of [exe, addon, `${exe}.debug`]) {
     try {
-      statSync(file);
+      statSync(p);
     } catch {
-      throw new Error(`${file} is missing; run "${build}" first`);
+      throw new Error(`${p} is missing; run "${build}" first`);
     }
   }
   const newer = newerInput(statSync(exe).mtimeMs);
@@ -92,64 +119,144 @@ function describe(overrides = {}) {
     );
   const identity = { ...f, version: id.version };
 
-  /** @type {{path: string, mode: number, content: Buffer, conffile?: boolean, role: string}[]} */
+  const docDir = `/usr/share/doc/${id.name}`;
+  /** @type {Entry[]} */
   const files = [
-    { role: 'executable', path: `/usr/sbin/${id.name}`, mode: 0o755, content: readFileSync(exe) },
+    file(`/usr/sbin/${id.name}`, 0o755, readFileSync(exe)),
     // The executable loads this copy of its native addon in preference to writing its own to a
     // temporary directory, which may be noexec (src/daemon/native.ts): the same bytes as the
     // asset inside it, root-owned, beside it as /usr/lib/NAME/ is beside /usr/sbin/NAME.
-    { role: 'library', path: `/usr/lib/${id.name}/forkd.node`, mode: 0o644, content: readFileSync(addon) },
+    file(`/usr/lib/${id.name}/forkd.node`, 0o644, readFileSync(addon)),
     // Likewise the addons of the server's dependencies that it carries (better-sqlite3's), as the
     // build left them beside it: the asset's very bytes, under the asset's key.
-    ...dependencyAddons(`${exe}.addons`).map((key) => ({
-      role: 'library',
-      path: `/usr/lib/${id.name}/${key}`,
-      mode: 0o644,
-      content: readFileSync(join(`${exe}.addons`, key)),
-    })),
-    { role: 'unit', path: `${id.name}.service`, mode: 0o644, content: text(render.serviceUnit(id)) },
-    ...(id.listen
-      ? [{ role: 'unit', path: `${id.name}.socket`, mode: 0o644, content: text(render.socketUnit(id)) }]
-      : []),
-    {
-      role: 'config',
-      path: `/etc/init.d/${id.name}`,
-      mode: 0o755,
-      content: text(render.initScript(id)),
-      conffile: true,
-    },
-    { role: 'config', path: id.config, mode: 0o644, content: text(render.config(id, settings)), conffile: true },
-    { role: 'config', path: id.defaults, mode: 0o644, content: text(render.defaults(id)), conffile: true },
-    {
-      role: 'config',
-      path: `/etc/logrotate.d/${id.name}`,
-      mode: 0o644,
-      content: text(render.logrotate(id)),
-      conffile: true,
-    },
-    {
-      role: 'doc',
-      path: `/usr/share/man/man8/${id.name}.8.gz`,
-      mode: 0o644,
-      content: gz(render.manPage(id, cli, identity, settings)),
-    },
-    { role: 'doc', path: `/usr/share/doc/${id.name}/copyright`, mode: 0o644, content: text(render.copyright(id)) },
-    { role: 'doc', path: `/usr/share/doc/${id.name}/changelog.gz`, mode: 0o644, content: gz(render.changelog(id)) },
-    {
-      role: 'doc',
-      path: `/usr/share/doc/${id.name}/LICENSE.node`,
-      mode: 0o644,
-      content: readFileSync(join(arch.baseDir(target), 'LICENSE')),
-    },
+    ...dependencyAddons(`${exe}.addons`).map((key) =>
+      file(`/usr/lib/${id.name}/${key}`, 0o644, readFileSync(join(`${exe}.addons`, key))),
+    ),
+    unit(`${id.name}.service`, text(render.serviceUnit(id))),
+    ...(id.listen ? [unit(`${id.name}.socket`, text(render.socketUnit(id)))] : []),
+    // A conffile on Debian, as debhelper makes every file under /etc; not configuration in RPM's
+    // convention.
+    file(`/etc/init.d/${id.name}`, 0o755, text(render.initScript(id)), {
+      type: 'config',
+      overrides: { rpm: { type: '' } },
+    }),
+    file(id.config, 0o644, text(render.config(id, settings)), { type: 'config|noreplace' }),
+    file(id.defaults, 0o644, text(render.defaults(id)), { type: 'config|noreplace' }),
+    file(`/etc/logrotate.d/${id.name}`, 0o644, text(render.logrotate(id)), { type: 'config|noreplace' }),
+    file(`/usr/share/man/man8/${id.name}.8.gz`, 0o644, gz(render.manPage(id, cli, identity, settings)), {
+      type: 'doc',
+    }),
+    file(`${docDir}/copyright`, 0o644, text(render.copyright(id)), { type: 'license' }),
+    file(`${docDir}/changelog.gz`, 0o644, gz(render.changelog(id)), { type: 'doc' }),
+    // The licences of Node.js and of the libraries it bundles, all of which the executable embeds.
+    file(`${docDir}/LICENSE.node`, 0o644, readFileSync(join(arch.baseDir(target), 'LICENSE')), { type: 'license' }),
+    // Why lintian's tags about the upstream Node.js inside the executable do not apply.
+    file(`/usr/share/lintian/overrides/${id.name}`, 0o644, text(render.lintianOverrides(id)), { packager: 'deb' }),
+    file('/INSTALL', 0o644, text(render.installNote(id)), { packager: 'tarball' }),
   ];
-  // The executable's symbols, for the debug packages: the base Node's, found by its build-id.
+  const contents = [
+    // The directories that are the package's own, each nested one too (dependencies' addons under
+    // /usr/lib/NAME/), not /etc or /usr/lib.
+    ...ownDirectories(files, [`/etc/${id.name}`, `/usr/lib/${id.name}`, docDir]).map(dir),
+    // rpmlint wants the directory the logrotate file rotates in packaged (an error,
+    // logrotate-log-dir-not-packaged). On Debian systemd's LogsDirectory= and the init script
+    // create it; a .deb cannot record its owner.
+    { ...dir(id.logDir), owner: id.user, group: id.user, packager: 'rpm' },
+    ...files,
+  ];
+  // The executable's symbols, for the debug packages (NAME-dbgsym, NAME-debuginfo): the base
+  // Node's, found by its build-id, where gdb and elfutils look them up.
   const buildId = arch.buildId(exe);
+  const buildIdDir = `/usr/lib/debug/.build-id/${buildId.slice(0, 2)}`;
   const debug = {
     buildId,
-    path: `/usr/lib/debug/.build-id/${buildId.slice(0, 2)}/${buildId.slice(2)}.debug`,
-    content: readFileSync(`${exe}.debug`),
+    contents: [
+      dir(buildIdDir),
+      file(`${buildIdDir}/${buildId.slice(2)}.debug`, 0o644, readFileSync(`${exe}.debug`)),
+      // Its doc directory is the main package's (lintian: no copyright file of its own needed).
+      {
+        dst: `${docDir}-dbgsym`,
+        type: 'symlink',
+        target: id.name,
+        mode: 0o777,
+        owner: 'root',
+        group: 'root',
+        packager: 'deb',
+      },
+    ],
   };
-  return { id, files, debug };
+  return {
+    id,
+    // The extended description, as lines (render.longDescription): the deb's and the rpm's.
+    description: render.longDescription(id),
+    contents,
+    deb: {
+      // invoke-rc.d --skip-systemd-native in the maintainer scripts.
+      preDepends: ['init-system-helpers (>= 1.54~)'],
+      // adduser for postinst; what the embedded Node binary links (glibc 2.28, GLIBCXX_3.4.21).
+      depends: ['adduser', 'libc6 (>= 2.28)', 'libgcc-s1 (>= 3.0)', 'libstdc++6 (>= 5.2)'],
+      section: 'net',
+      priority: 'optional',
+      scripts: render.debScripts(id),
+    },
+    rpm: {
+      // The executable embeds Node.js and the libraries it bundles.
+      license: `${id.license} and others`,
+      group: 'System Environment/Daemons',
+      requiresPre: ['shadow-utils'], // useradd in %pre
+      requires: ['logrotate'],
+      scripts: render.rpmScriptlets(id),
+    },
+    debug,
+  };
+}
+
+/** A root-owned file: nfpm's `type: ''` unless more says otherwise. */
+function file(dst, mode, content, more = {}) {
+  return { dst, type: '', mode, owner: 'root', group: 'root', content, ...more };
+}
+
+/** A root-owned directory of the package. */
+function dir(dst) {
+  return { dst, type: 'dir', mode: 0o755, owner: 'root', group: 'root' };
+}
+
+/** A systemd unit: in /lib/systemd/system on Debian (and in the tarball), /usr/lib/systemd/system on rpm. */
+function unit(name, content) {
+  return file(`/lib/systemd/system/${name}`, 0o644, content, {
+    overrides: { rpm: { dst: `/usr/lib/systemd/system/${name}` } },
+  });
+}
+
+/** The directories under each of tops that hold one of files, each top included, sorted. */
+function ownDirectories(files, tops) {
+  const dirs = files.flatMap((f) => {
+    const top = tops.find((d) => f.dst.startsWith(`${d}/`));
+    if (!top) return [];
+    const parts = f.dst
+      .slice(top.length + 1)
+      .split('/')
+      .slice(0, -1);
+    return [top, ...parts.map((_, i) => `${top}/${parts.slice(0, i + 1).join('/')}`)];
+  });
+  return [...new Set(dirs)].sort();
+}
+
+/**
+ * The entries of one format's package (packager: 'deb', 'rpm' or 'tarball'), each with that
+ * format's overrides applied, sorted by destination. A destination described twice is refused.
+ * @param {Entry[]} entries
+ * @returns {Entry[]}
+ */
+function contentsFor(entries, packager) {
+  const resolved = entries
+    .filter((e) => e.packager === undefined || e.packager === packager)
+    .map(({ overrides, packager: _, ...e }) => ({ ...e, ...overrides?.[packager] }))
+    .sort((a, b) => a.dst.localeCompare(b.dst));
+  resolved.forEach((e, i) => {
+    if (i > 0 && resolved[i - 1].dst === e.dst) throw new Error(`${e.dst} is described twice for ${packager}`);
+  });
+  return resolved;
 }
 
 /** What out/NAME is built from (scripts/build-executable.js): the first of them changed since. */
@@ -200,85 +307,4 @@ function dependencyAddons(dir) {
   }
 }
 
-/**
- * Writes the described files under dir (a file with `symlink` is a symbolic link to it), units
- * under unitDir (such as /lib/systemd/system), and sets the mtime of every file and directory
- * there to the epoch (for reproducible archives). Returns the described files with their
- * installed paths (absolute: the unit's under unitDir), sorted by path.
- */
-function stageTree(desc, dir, unitDir) {
-  const { mkdirSync, writeFileSync, chmodSync, lutimesSync, utimesSync, readdirSync, symlinkSync } = require('node:fs');
-  const { dirname } = require('node:path');
-  const written = [];
-  for (const f of desc.files) {
-    const abs = f.role === 'unit' ? `${unitDir}/${f.path}` : f.path;
-    const target = join(dir, abs);
-    mkdirSync(dirname(target), { recursive: true, mode: 0o755 });
-    if (f.symlink !== undefined) symlinkSync(f.symlink, target);
-    else {
-      writeFileSync(target, f.content);
-      chmodSync(target, f.mode);
-    }
-    written.push({ ...f, path: abs });
-  }
-  const touch = (p) => {
-    for (const e of readdirSync(p, { withFileTypes: true })) if (e.isDirectory()) touch(join(p, e.name));
-    utimesSync(p, desc.id.epoch, desc.id.epoch);
-    for (const e of readdirSync(p, { withFileTypes: true }))
-      if (!e.isDirectory()) lutimesSync(join(p, e.name), desc.id.epoch, desc.id.epoch);
-  };
-  touch(dir);
-  return written.sort((a, b) => a.path.localeCompare(b.path));
-}
-
-/**
- * Builds one artefact in a fresh directory under outDir; build(dir) returns the path of what it
- * made there, which is then renamed into outDir. So outDir never holds a half-written package,
- * and the directory is removed whatever happens.
- */
-function inStage(outDir, kind, build) {
-  const { mkdirSync, mkdtempSync, renameSync, rmSync } = require('node:fs');
-  mkdirSync(outDir, { recursive: true });
-  const dir = mkdtempSync(join(outDir, `.${kind}-`));
-  try {
-    const made = build(dir);
-    const target = join(outDir, require('node:path').basename(made));
-    renameSync(made, target);
-    return target;
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-/** Runs a packaging tool; its failure ends the script with what it said. */
-function tool(cmd, args, { apt, ...opts } = {}) {
-  const { spawnSync } = require('node:child_process');
-  const r = spawnSync(cmd, args, { encoding: 'utf8', ...opts });
-  if (r.error && r.error.code === 'ENOENT') throw new Error(`${cmd} is not installed (apt-get install ${apt || cmd})`);
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}):\n${r.stdout}${r.stderr}`);
-  return r.stdout;
-}
-
-/** Common command line of the package-* scripts: [--version V] [--out DIR] [--arch A]. */
-function cliArgs(argv) {
-  const { parseArgs } = require('node:util');
-  const { values } = parseArgs({
-    args: argv,
-    options: { version: { type: 'string' }, out: { type: 'string' }, arch: { type: 'string' } },
-  });
-  const target = values.arch || arch.hostArch;
-  if (!arch.arches[target]) throw new Error(`unknown architecture "${target}"; use x64 or arm64`);
-  return { version: values.version, outDir: resolve(values.out || join(root, 'out')), arch: target };
-}
-
-function run(main) {
-  try {
-    const out = main(cliArgs(process.argv.slice(2))); // one path a line
-    process.stdout.write(`${out}\n`);
-  } catch (e) {
-    process.stderr.write(`${require('node:path').basename(process.argv[1])}: ${e.message}\n`);
-    process.exit(1);
-  }
-}
-
-module.exports = { describe, stageTree, inStage, tool, run, optsVar };
+module.exports = { describe, contentsFor, optsVar };

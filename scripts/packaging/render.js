@@ -539,14 +539,42 @@ fi`,
   };
 }
 
+/** lintian's overrides (deb only): each says why; they all come from shipping upstream Node.js as the executable. */
+function lintianOverrides(id) {
+  const exe = `usr/sbin/${id.name}`;
+  return `# The executable is the upstream Node.js binary with the daemon embedded (a single-executable
+# application), stripped before the daemon went in; its symbols are in ${id.name}-dbgsym.
+# Node.js links zlib statically; a single executable cannot use the system's copy.
+${id.name}: embedded-library zlib [${exe}]
+# Node.js's release build is neither PIE nor FORTIFY_SOURCE; it ships as built upstream.
+${id.name}: hardening-no-pie [${exe}]
+${id.name}: hardening-no-fortify-functions [${exe}]
+# Strings inside the embedded Node.js and its libraries, not this package's text.
+${id.name}: spelling-error-in-binary * [${exe}]
+# The licences of Node.js and the libraries it bundles, all of which the executable embeds.
+${id.name}: extra-license-file [usr/share/doc/${id.name}/LICENSE.node]
+`;
+}
+
+/** The tarball's INSTALL: what a package's maintainer scripts would do, by hand. */
+function installNote(id) {
+  return `${id.name} ${id.version} for Linux ${id.arch.name}: copy the tree to /, then create the system user:
+  sudo cp -r etc lib usr /
+  sudo adduser --system --group --home /nonexistent --no-create-home ${id.user}
+With systemd: sudo systemctl daemon-reload && sudo systemctl enable --now ${id.name}
+Without:      sudo /etc/init.d/${id.name} start
+See: man ${id.name}
+`;
+}
+
 function indent(text) {
   return text.replace(/^/gm, '\t');
 }
 
 /**
- * The packages' extended description (Debian's Description lines, the rpm %description), as lines
- * of at most 72 characters, "" between paragraphs: forkd.longDescription if the project gives
- * one, else what any forkd daemon is.
+ * The packages' extended description (Debian's Description lines, the rpm %description), as
+ * lines, "" between paragraphs: forkd.longDescription if the project gives one, wrapped at 72
+ * characters; else what any forkd daemon is, in lines under 80.
  */
 function longDescription(id) {
   if (!id.longDescription)
@@ -582,6 +610,8 @@ module.exports = {
   manPage,
   copyright,
   changelog,
+  lintianOverrides,
+  installNote,
   debScripts,
   rpmScriptlets,
 };
