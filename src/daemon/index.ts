@@ -2,6 +2,7 @@
 
 export { type Address, formatAddress, parseAddress } from './address';
 export { asset, assetNames } from './assets';
+export { configError, readTomlFile } from './config-file';
 export type { ServerModule, ServerOptions, Setting } from './contract';
 export { type ControlCommand, control, LSB } from './control';
 export { Daemon, type DaemonOptions, daemonize } from './daemonize';

@@ -31,6 +31,11 @@ function terminal(t: { teardown(fn: () => void): void }, cwd: string, args: stri
       waitFor(`"${text}" on the screen`, () => screen().replace(/\s+/g, ' ').includes(text), timeoutMs),
     type: (text: string) => tmux('send-keys', '-l', text),
     key: (key: string) => tmux('send-keys', key),
+    /** Types text, if any, and Enter: the answer to the prompt on the screen. */
+    answer: (text = '') => {
+      if (text) tmux('send-keys', '-l', text);
+      tmux('send-keys', 'Enter');
+    },
     exit: async () => {
       await waitFor(
         'the exit status',
@@ -68,30 +73,24 @@ t.test('the prompts accept answers and give the same project as the flags', asyn
   const env = gitIdentity(dir);
   const term = terminal(t, dir, ['--no-install', '--no-git'], env);
   await term.see('Project directory');
-  term.type('by-prompts');
-  term.key('Enter');
+  term.answer('by-prompts');
   await term.see('Daemon name');
   t.match(term.screen(), 'by-prompts', 'the directory is offered as the name');
-  term.type('acmed');
-  term.key('Enter');
+  term.answer('acmed');
   await term.see('Server');
   t.match(term.screen(), /http[\s\S]*worker/, 'the shapes are offered');
-  term.key('Enter');
+  term.answer();
   await term.see('Port to serve on');
-  term.type('80800');
-  term.key('Enter');
+  term.answer('80800');
   await term.see('is not a port number from 1 to 65535');
   for (let i = 0; i < 5; i++) term.key('BSpace');
-  term.type('9090');
-  term.key('Enter');
+  term.answer('9090');
   await term.see('One-line description');
   // Rejected answers are explained at the prompt, which waits for a better one.
-  term.type('The Acme daemon.');
-  term.key('Enter');
+  term.answer('The Acme daemon.');
   await term.see("must not start with 'A', 'An' or 'The'");
   for (let i = 0; i < 'The Acme daemon.'.length; i++) term.key('BSpace');
-  term.type('Greeting service for Acme');
-  term.key('Enter');
+  term.answer('Greeting service for Acme');
   t.equal(await term.exit(), 0, term.screen());
   t.match(term.screen(), 'Writing acmed (http) into by-prompts', 'the prompts end with a closing line');
   t.match(term.screen(), 'Wrote acmed into by-prompts');
@@ -127,10 +126,10 @@ t.test('the worker at the prompt: no port asked, the same project as --template 
   const term = terminal(t, dir, ['by-prompts', '--name', 'workd', '--no-install', '--no-git'], env);
   await term.see('Server');
   term.key('Down');
-  term.key('Enter');
+  term.answer();
   await term.see('One-line description');
   t.notMatch(term.screen(), 'Port', 'a worker has no port');
-  term.key('Enter');
+  term.answer();
   t.equal(await term.exit(), 0, term.screen());
   t.match(term.screen(), 'Writing workd (worker) into by-prompts');
   const flags = await create(['by-flags', '--name', 'workd', '--template', 'worker', '--no-install', '--no-git'], {

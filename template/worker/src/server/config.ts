@@ -1,7 +1,5 @@
 // The worker's configuration: a TOML file, checked setting by setting.
-import { readFileSync } from 'node:fs';
-import { parse, TomlError } from 'smol-toml';
-import { DaemonError, EX, reason } from '../daemon';
+import { configError, readTomlFile } from '../daemon';
 
 export interface WorkerConfig {
   /** Seconds between two rounds of work. */
@@ -36,25 +34,8 @@ const keys: readonly string[] = settings.map((s) => s.key);
  * path may be absent (a development checkout), and then the defaults apply.
  */
 export function loadConfig(path: string, required: boolean): WorkerConfig {
-  let text: string;
-  try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(readFileSync(path));
-  } catch (e) {
-    if (!required && (e as NodeJS.ErrnoException).code === 'ENOENT') return { ...fromTable({}, path), fromFile: false };
-    if (e instanceof TypeError) throw configError(path, 'not valid UTF-8; TOML files must be UTF-8');
-    throw configError(path, `cannot read it: ${reason(e)}; fix the path or the permissions`);
-  }
-  let table: Record<string, unknown>;
-  try {
-    table = parse(text) as Record<string, unknown>;
-  } catch (e) {
-    if (e instanceof TomlError) {
-      const what = e.message.split('\n')[0].replace(/^Invalid TOML document: /, '');
-      throw configError(`${path}:${e.line}:${e.column}`, `${what}; fix the TOML syntax`);
-    }
-    throw e;
-  }
-  return fromTable(table, path);
+  const table = readTomlFile(path, required);
+  return table === undefined ? { ...fromTable({}, path), fromFile: false } : fromTable(table, path);
 }
 
 function fromTable(table: Record<string, unknown>, path: string): WorkerConfig {
@@ -66,8 +47,4 @@ function fromTable(table: Record<string, unknown>, path: string): WorkerConfig {
   const output = table.output ?? settings[1].default;
   if (typeof output !== 'string') throw configError(path, 'output must be a string; put it in quotes');
   return { interval, output, fromFile: true };
-}
-
-function configError(where: string, message: string): DaemonError {
-  return new DaemonError(`config ${where}: ${message}`, EX.CONFIG);
 }
