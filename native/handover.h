@@ -19,6 +19,7 @@ extern "C" {
 #define HANDOVER_GIVEN 'G' /* the fds follow */
 #define HANDOVER_FOREGROUND 'F' /* under a service manager (--foreground): not ours to restart */
 #define HANDOVER_BUSY 'B' /* starting, stopping, or another restart under way */
+#define HANDOVER_NOT_PASSED 'N' /* the server binds itself: it never read daemon.listenFds */
 
 /* The command: binds the abstract socket for the daemon pid and listens (close-on-exec). */
 int handover_listen(pid_t daemon);

@@ -11,7 +11,18 @@ import t, { type Test } from 'tap';
 import { STOP_TIMEOUT_MS } from '../src/daemon/defaults';
 import { greeting, name } from './lib/identity';
 import { executablePath, launchers } from './lib/launchers';
-import { alive, get, portFrom, procStat, root, run, spawnClean, tempDir, waitFor } from './lib/proc';
+import {
+  alive,
+  get,
+  portFrom,
+  processesMentioning,
+  procStat,
+  root,
+  run,
+  spawnClean,
+  tempDir,
+  waitFor,
+} from './lib/proc';
 
 // autocannon's result, as far as this test reads it.
 interface Cannon {
@@ -227,6 +238,29 @@ for (const launcher of launchers()) {
     t.ok(alive(successor), 'the successor serves');
     t.equal((await get(port)).body, `${greeting}\n`);
     t.equal(result.failed, 0, `0 failed requests (${result.requests.total})`);
+    await run(daemon('stop', '--pidfile', pidFile));
+  });
+
+  t.test(`${launcher.name}: restart refuses a server that binds its address itself`, async (t) => {
+    const dir = tempDir(t);
+    const pidFile = join(dir, `${name}.pid`);
+    const options = ['--listen', '127.0.0.1:0', '--pidfile', pidFile, '--log', join(dir, 'log')];
+    const env = { FIXTURE_BINDS_ITSELF: '1' };
+    const started = await run(daemon(...options), { cwd: dir, env });
+    t.equal(started.code, 0, started.err);
+    const pid = pidIn(pidFile);
+    const port = portFrom(started.err);
+    const r = await run(daemon('restart', ...options), { env });
+    t.equal(r.code, 1, 'exit 1');
+    t.match(
+      r.err,
+      `${name}: cannot restart: pid ${pid}'s server binds its address itself (it never reads daemon.listenFds)`,
+      'one line naming why and the way out',
+    );
+    t.equal(r.stdout, '');
+    t.equal(pidIn(pidFile), pid, 'the pid file still names it');
+    t.equal((await get(port)).body, `${greeting}\n`, 'and it serves on');
+    t.same(processesMentioning(dir), [pid], 'no successor was started');
     await run(daemon('stop', '--pidfile', pidFile));
   });
 

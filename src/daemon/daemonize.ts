@@ -155,6 +155,8 @@ export class Daemon {
   private dropTo: RunAs | undefined;
   /** A restart is under way: the sockets were handed over, the successor is starting. */
   private handingOver = false;
+  /** The server read listenFds: it serves on passed sockets rather than binding its own. */
+  private servesPassedSockets = false;
 
   constructor(
     private readonly opts: DaemonOptions,
@@ -175,8 +177,14 @@ export class Daemon {
     process.on('uncaughtException', (e) => this.crash(e));
   }
 
-  /** Sockets passed by socket activation (LISTEN_FDS): serve on these instead of binding. */
+  /**
+   * Sockets passed by socket activation, a restart or the service manager's file-descriptor store
+   * (LISTEN_FDS): serve on these instead of binding. A server that reads this serves on passed
+   * sockets, so the daemon keeps its sockets in the store and hands them over on `restart`; one
+   * that never does binds its address itself, which a kept socket would hold.
+   */
   get listenFds(): ListenFd[] {
+    this.servesPassedSockets = true;
     return this.manager?.listenFds ?? [];
   }
 
@@ -241,7 +249,13 @@ export class Daemon {
       }
     }
     this.manager?.ready(status);
-    this.manager?.storeListeningSockets();
+    if (this.manager?.fdStore) {
+      if (this.servesPassedSockets) this.manager.storeListeningSockets();
+      else
+        this.log.warn(
+          'listening sockets not kept across restarts: the server never reads daemon.listenFds; serve on them when given (README: Porting your server)',
+        );
+    }
     this.manager?.startWatchdog();
     this.log.info(`ready (pid ${process.pid})`);
   }
@@ -417,7 +431,13 @@ export class Daemon {
    * pid file over; otherwise the successor failed, and this daemon carries on.
    */
   private handOver(): void {
-    const answer = this.foreground ? 'F' : this.state !== 'ready' || this.handingOver ? 'B' : 'G';
+    const answer = this.foreground
+      ? 'F'
+      : this.state !== 'ready' || this.handingOver
+        ? 'B'
+        : this.servesPassedSockets
+          ? 'G'
+          : 'N';
     let conn: number;
     let fds: number[] = [];
     try {

@@ -117,11 +117,13 @@ function askForSockets(pid: number, refuse: (line: string, code: number) => neve
       ? `pid ${pid} runs under a service manager (--foreground); restart it there (systemctl restart)`
       : answer === 'B'
         ? `pid ${pid} is starting, stopping or being restarted; try again once it serves`
-        : answer !== 'G'
-          ? `pid ${pid} answered the hand-over with ${JSON.stringify(answer)}`
-          : fds.length === 0
-            ? `pid ${pid} listens on no socket; stop it and start it`
-            : undefined;
+        : answer === 'N'
+          ? `pid ${pid}'s server binds its address itself (it never reads daemon.listenFds), so a new daemon could not serve on its sockets; stop it and start it, or serve on daemon.listenFds (README: Porting your server)`
+          : answer !== 'G'
+            ? `pid ${pid} answered the hand-over with ${JSON.stringify(answer)}`
+            : fds.length === 0
+              ? `pid ${pid} listens on no socket; stop it and start it`
+              : undefined;
   if (why) {
     for (const fd of fds) closeSync(fd);
     closeSync(conn);

@@ -65,6 +65,11 @@ export class ServiceManager {
     }
   }
 
+  /** Whether the unit has a file-descriptor store (FDSTORE, from FileDescriptorStoreMax=). */
+  get fdStore(): boolean {
+    return this.socket !== undefined && this.fdStoreMax > 0;
+  }
+
   /**
    * Keeps the listening sockets the daemon bound itself in the service manager's file-descriptor
    * store (FDSTORE=1), when the unit has one: a restart after a crash (Restart=on-failure), and
@@ -73,7 +78,7 @@ export class ServiceManager {
    * that came in LISTEN_FDS are stored already, or held by a socket unit.
    */
   storeListeningSockets(): void {
-    if (!this.socket || this.fdStoreMax === 0) return;
+    if (!this.fdStore) return;
     const passed = new Set(this.listenFds.map((l) => l.fd));
     const own = native()
       .listeningFds()

@@ -195,6 +195,20 @@ t.test(
           addonPath,
           'loaded from the installed copy (/run and /tmp are noexec)',
         );
+        // Fastify binds its address itself (it never reads daemon.listenFds): no socket is kept
+        // in the fd store, which would hold the address and fail the next start.
+        t.match(
+          await c.sh('journalctl -u acmed.service -o cat | grep "not kept across restarts" || true'),
+          'listening sockets not kept across restarts: the server never reads daemon.listenFds',
+          'the journal says why the sockets are not kept',
+        );
+        t.equal((await c.sh('systemctl show -P NFileDescriptorStore acmed.service')).trim(), '0', 'none in the store');
+        await c.sh('systemctl restart acmed.service');
+        await c.sh(`kill -KILL $(systemctl show -P MainPID acmed.service)`);
+        const again = await c.sh(
+          'for i in $(seq 100); do curl -sS --max-time 5 http://127.0.0.1:8080/note && exit 0; sleep 0.1; done; exit 1',
+        );
+        t.match(JSON.parse(again), { n: 1 }, 'it serves again after systemctl restart and a crash-restart');
       },
     );
 
