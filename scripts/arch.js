@@ -139,14 +139,27 @@ function fetchBase(arch) {
       : ['npm'];
     const r = spawnSync(
       cli[0],
-      [...cli.slice(1), 'pack', `${name}@${version}`, '--prefer-offline', '--silent', '--pack-destination', tmp],
+      [
+        ...cli.slice(1),
+        'pack',
+        `${name}@${version}`,
+        '--prefer-offline',
+        '--loglevel=error',
+        '--pack-destination',
+        tmp,
+      ],
       { encoding: 'utf8', cwd: tmp },
     );
-    if (r.status !== 0)
+    if (r.status !== 0) {
+      // npm's own reason: "request to https://... failed, reason: getaddrinfo EAI_AGAIN ...".
+      const said = `${r.stderr ?? ''}`.split('\n').map((l) => l.replace(/^npm (error|ERR!) /, ''));
+      const reason =
+        said.find((l) => l && !/^(code|syscall|errno|A complete log|$)/.test(l)) ?? `${r.error ?? `exit ${r.status}`}`;
       throw new ArchError(
-        `npm pack ${name}@${version} failed (the npm registry, or the npm cache offline): ${(r.stderr || r.error || '').toString().trim().split('\n').pop()}`,
+        `npm pack ${name}@${version} failed (the npm registry, or the npm cache offline): ${reason.trim()}`,
         69,
       );
+    }
     const tarball = join(tmp, r.stdout.trim().split('\n').pop());
     const got = `sha512-${createHash('sha512').update(readFileSync(tarball)).digest('base64')}`;
     if (got !== pinned)

@@ -2,7 +2,7 @@
 // they are made of, and the parts of the protocol the lifecycle suite does not cover, run under
 // qemu-user through binfmt_misc: crash reporting over the fork + re-exec, and socket activation in
 // both modes. test/lifecycle.ts runs its whole suite on these executables too.
-import { readFileSync, statSync } from 'node:fs';
+import { cpSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { activate, activatedInForkMode } from './lib/activation';
@@ -12,6 +12,8 @@ import { alive, freePort, get, listenerPids, processesMentioning, root, run, tem
 
 const arch = require('../scripts/arch') as {
   arches: Record<string, { gnu: string; qemu: string }>;
+  hostArch: string;
+  basePackage(arch: string): { name: string; version: string };
   addonPath(arch: string): string;
   leanBase(arch: string): { node: string; debug: string; unstripped: string; buildId: string };
   buildId(file: string): string;
@@ -22,8 +24,114 @@ const machine: Record<string, number> = { x64: 62, arm64: 183 };
 const elfMachine = (file: string) => readFileSync(file).readUInt16LE(18);
 
 const foreign = foreignExecutables();
-if (foreign.length === 0)
-  t.test('other architectures', { skip: 'package.json forkd.arches names none but the host' }, () => {});
+const noForeign = foreign.length === 0 && 'package.json forkd.arches names none but the host';
+
+interface ProjectPackage {
+  forkd: { arches: string[] };
+  nodeBases?: Record<string, string>;
+}
+
+/**
+ * A copy of the project's package files and scripts/ in a temporary directory, its package.json
+ * changed by edit: the bases' fetch (scripts/bases.js) writes into its node_modules, not ours.
+ */
+function projectCopy(t: Parameters<typeof tempDir>[0], edit: (pkg: ProjectPackage) => void = () => {}) {
+  const dir = tempDir(t);
+  for (const f of ['package.json', 'package-lock.json', 'scripts'])
+    cpSync(join(root, f), join(dir, f), { recursive: true });
+  const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
+  edit(pkg);
+  writeFileSync(join(dir, 'package.json'), `${JSON.stringify(pkg, null, 2)}\n`);
+  return dir;
+}
+const cached = (dir: string) =>
+  existsSync(join(dir, 'node_modules', '.cache', 'forkd'))
+    ? readdirSync(join(dir, 'node_modules', '.cache', 'forkd'))
+    : [];
+const bases = (dir: string, env: NodeJS.ProcessEnv = {}) =>
+  run(['unshare', '-n', process.execPath, join(dir, 'scripts', 'bases.js')], {
+    cwd: dir,
+    env: { npm_command: '', ...env },
+    timeoutMs: 120_000,
+  });
+
+t.test('a project of the host architecture alone fetches no other Node', async (t) => {
+  const dir = projectCopy(t, (pkg) => (pkg.forkd.arches = [arch.hostArch]));
+  const r = await bases(dir, { npm_command: 'ci' });
+  t.equal(r.code, 0, r.err);
+  t.equal(r.stdout + r.err, '', 'says nothing');
+  t.same(cached(dir), [], 'fetched nothing');
+});
+
+t.test(
+  'the pinned sha512 is checked: another hash, or none, is refused in one line',
+  { skip: noForeign },
+  async (t) => {
+    const { name: base, version } = arch.basePackage(foreign[0].arch);
+    const wrong = projectCopy(t, (pkg) => {
+      const pin = pkg.nodeBases![`${base}@${version}`];
+      pkg.nodeBases![`${base}@${version}`] = `sha512-${pin.slice(7, 9) === 'AA' ? 'BB' : 'AA'}${pin.slice(9)}`;
+    });
+    // Offline: the tarball comes from the npm cache, as after the CI's npm ci.
+    const r = await bases(wrong);
+    t.equal(r.code, 65, 'exit 65 (EX_DATAERR)');
+    t.match(
+      r.err,
+      new RegExp(
+        `^bases: ${base}@${version} from the registry has sha512-\\S+, but package\\.json "nodeBases" pins sha512-`,
+      ),
+    );
+    t.equal(r.err.trim().split('\n').length, 1, 'one line');
+    t.same(cached(wrong), [], 'nothing left behind, not even a partial copy');
+
+    const unpinned = projectCopy(t, (pkg) => delete pkg.nodeBases);
+    const u = await bases(unpinned);
+    t.equal(u.code, 78, 'none pinned: exit 78 (EX_CONFIG)');
+    t.match(u.err, `bases: package.json "nodeBases" pins no hash for ${base}@${version}; add`);
+    t.same(cached(unpinned), []);
+
+    const nowhere = projectCopy(t);
+    // No retries: npm's would wait a minute for the network that unshare -n took away.
+    const n = await bases(nowhere, {
+      npm_config_cache: join(nowhere, 'empty-npm-cache'),
+      npm_config_fetch_retries: '0',
+    });
+    t.equal(n.code, 69, 'neither the registry nor the npm cache: exit 69 (EX_UNAVAILABLE)');
+    t.match(
+      n.err,
+      new RegExp(
+        `^bases: npm pack ${base}@${version} failed \\(the npm registry, or the npm cache offline\\): request to \\S+ failed`,
+      ),
+    );
+    t.equal(n.err.trim().split('\n').length, 1, 'one line');
+    t.same(cached(nowhere), []);
+
+    const packing = await bases(nowhere, { npm_command: 'pack' });
+    t.equal(packing.code, 0, 'npm pack runs "prepare" too: nothing to do then');
+    t.same(cached(nowhere), []);
+  },
+);
+
+t.test(
+  "npm ci brings the other architectures' Node: the build needs no network after it",
+  { skip: noForeign },
+  async (t) => {
+    const dir = projectCopy(t);
+    // The real npm ci and its "prepare", with the runtime dependencies only (the development ones
+    // are the x64 side, which test/executable.ts builds offline), from the npm cache offline.
+    const ci = await run(['unshare', '-n', 'npm', 'ci', '--offline', '--omit=dev', '--no-audit', '--no-fund'], {
+      cwd: dir,
+      timeoutMs: 300_000,
+    });
+    t.equal(ci.code, 0, ci.stdout + ci.err);
+    for (const exe of foreign) {
+      const { name: base, version } = arch.basePackage(exe.arch);
+      t.match(ci.stdout, `bases: ${base}@${version} fetched, its sha512 as pinned`, `npm ci fetched ${base}`);
+      const node = join(dir, 'node_modules', '.cache', 'forkd', `${base}-${version}`, 'bin', 'node');
+      t.ok(existsSync(node) && elfMachine(node) === machine[exe.arch], `${base}'s bin/node is an ${exe.arch} ELF file`);
+    }
+  },
+);
 
 for (const exe of foreign) {
   const env = ['/usr/bin/env', `QEMU_LD_PREFIX=/usr/${arch.arches[exe.arch].gnu}`];
