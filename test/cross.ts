@@ -1,17 +1,21 @@
 // The other architectures' builds (package.json forkd.arches; arm64 from this x64 machine): what
 // they are made of, and the parts of the protocol the lifecycle suite does not cover, run under
 // qemu-user through binfmt_misc: crash reporting over the fork + re-exec, and socket activation in
-// both modes. test/lifecycle.ts runs its whole suite on these executables too.
+// both modes. test/lifecycle.ts runs its whole suite on these executables too. Then the .deb of
+// each on a Debian of that architecture booted with systemd, everything in it under qemu-user.
+// And npm ci: it brings their pinned Node, so that the build needs no network after it.
 import { cpSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import t from 'tap';
 import { activate, activatedInForkMode } from './lib/activation';
-import { greeting, name } from './lib/identity';
+import { Container, unavailable } from './lib/container';
+import { greeting, name, pkg } from './lib/identity';
 import { foreignExecutables } from './lib/launchers';
+import { packages } from './lib/packages';
 import { alive, freePort, get, listenerPids, processesMentioning, root, run, tempDir, waitFor } from './lib/proc';
 
 const arch = require('../scripts/arch') as {
-  arches: Record<string, { gnu: string; qemu: string }>;
+  arches: Record<string, { gnu: string; qemu: string; deb: string; cpu: string }>;
   hostArch: string;
   basePackage(arch: string): { name: string; version: string };
   addonPath(arch: string): string;
@@ -22,6 +26,9 @@ const arch = require('../scripts/arch') as {
 /** ELF e_machine numbers of the architectures (elf.h). */
 const machine: Record<string, number> = { x64: 62, arm64: 183 };
 const elfMachine = (file: string) => readFileSync(file).readUInt16LE(18);
+
+// The packages may have to be built, and a container booted under emulation.
+t.setTimeout(20 * 60_000);
 
 const foreign = foreignExecutables();
 const noForeign = foreign.length === 0 && 'package.json forkd.arches names none but the host';
@@ -197,6 +204,67 @@ for (const exe of foreign) {
     t.notOk(alive(helper), 'the helper in its process group is gone');
     t.same(processesMentioning(dir), [], 'no process left');
   });
+
+  t.test(
+    `${exe.arch}: the .deb on a booted ${arch.arches[exe.arch].deb} Debian, systemd and all under qemu-user`,
+    { skip: unavailable() },
+    async (t) => {
+      const started = Date.now();
+      const deb = (await packages(t)).byArch[exe.arch].deb;
+      const guest = '/var/tmp/forkd';
+      const booting = Date.now();
+      const c = await Container.boot(t, 'bookworm', {
+        debArch: arch.arches[exe.arch].deb,
+        binds: { [dirname(deb)]: guest },
+      });
+      const bootSeconds = Math.round((Date.now() - booting) / 1000);
+      t.teardown(async () => {
+        if (!t.passing()) t.comment(`journal:\n${await c.journal(80)}`);
+      });
+      const q = async (script: string) => (await c.sh(script, { timeoutMs: 300_000 })).trim();
+      const mainPid = () => q(`systemctl show -P MainPID ${name}.service`);
+      const reloads = async () =>
+        Number(await q(`journalctl -b -u ${name}.service -o cat | grep -c '^reloaded$' || true`));
+      t.equal(await q('dpkg --print-architecture'), arch.arches[exe.arch].deb, 'the container is that Debian');
+      t.equal(await q('uname -m'), arch.arches[exe.arch].cpu, 'its programs run as that CPU (qemu-user)');
+      t.equal(await q('ps -o comm= -p 1'), 'systemd', 'systemd is PID 1');
+
+      const install = await c.try(`dpkg -i ${guest}/${basename(deb)}`, { timeoutMs: 300_000 });
+      t.equal(install.code, 0, `dpkg -i ${basename(deb)}: ${install.err}`);
+      t.notMatch(install.stdout + install.err, /error|could not|failed/i, 'dpkg -i says nothing went wrong');
+      t.equal(
+        await q(`systemctl show -P ActiveState,SubState ${name}.service | paste -sd/`),
+        'active/running',
+        'active (running) after dpkg -i',
+      );
+      const pid = await mainPid();
+      t.equal(await q(`pgrep -x ${name}`), pid, `the main process is ${name}`);
+      const listen = pkg.forkd.listen;
+      if (listen)
+        t.equal(
+          await q(`curl -sS --max-time 30 --retry 20 --retry-connrefused --retry-delay 1 http://${listen}/`),
+          greeting,
+          `serves on ${listen} over loopback`,
+        );
+
+      const reloaded = await reloads();
+      await c.sh(`systemctl reload ${name}.service`, { timeoutMs: 300_000 });
+      t.equal(await reloads(), reloaded + 1, 'systemctl reload: the daemon re-read its config (the journal says so)');
+      t.equal(await mainPid(), pid, 'with the same pid');
+      if (listen) t.equal(await q(`curl -sS --max-time 30 http://${listen}/`), greeting, 'and serves on');
+
+      await c.sh(`systemctl stop ${name}.service`, { timeoutMs: 300_000 });
+      t.equal(
+        await q(`systemctl show -P Result,ExecMainStatus,ActiveState ${name}.service | paste -sd/`),
+        'success/0/inactive',
+        'systemctl stop: clean exit 0',
+      );
+      t.equal(await q(`pgrep -x ${name} || echo none`), 'none', 'no process left');
+      t.comment(
+        `${exe.arch} container: booted in ${bootSeconds} s; the whole test ${Math.round((Date.now() - started) / 1000)} s`,
+      );
+    },
+  );
 
   t.test(`${exe.arch} under qemu: socket activation, fork + re-exec`, (t) => activatedInForkMode(t, exe.cmd));
 
