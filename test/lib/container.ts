@@ -57,6 +57,23 @@ export const packages = [
   'rpm',
 ];
 
+/**
+ * Another architecture's tree, where dpkg and every maintainer script run under qemu-user: what
+ * its .deb needs and its test drives, without rpm, psmisc, iproute2 and sysvinit-utils (134
+ * packages instead of 165; mmdebstrap takes about 5 minutes instead of 10).
+ */
+export const emulatedPackages = [
+  'systemd',
+  'systemd-sysv',
+  'dbus',
+  'adduser',
+  'init-system-helpers',
+  'procps',
+  'curl',
+  'libstdc++6',
+  'libgcc-s1',
+];
+
 export const cacheDir = process.env.FORKD_TEST_CACHE ?? '/var/cache/forkd-test';
 
 /** Host programs the harness needs, with the Debian package of each. */
@@ -121,7 +138,7 @@ export const hostDebArch = archTable.arches[archTable.hostArch].deb;
  */
 export async function rootfs(suite: Suite, debArch = hostDebArch, extra: string[] = []): Promise<string> {
   const foreign = debArch !== hostDebArch;
-  const include = [...packages, ...extra];
+  const include = [...(foreign ? emulatedPackages : packages), ...extra];
   const key = createHash('sha256')
     .update(`${suite}\n${include.join(',')}\nminbase\n${foreign ? `${debArch}\n` : ''}`)
     .digest('hex')
