@@ -5,7 +5,7 @@
 // GNUPGHOME: the host's keyring is never read or changed.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { cpSync, existsSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import t from 'tap';
 import { Container, unavailable } from './lib/container';
 import { buildWith, named, packages } from './lib/packages';
@@ -252,5 +252,172 @@ echo "deb [signed-by=/etc/apt/keyrings/${name}.asc] http://127.0.0.1:${port}/${w
     t.not(await q(`systemctl show -P MainPID ${name}.service`), before, 'restarted on the new version');
     t.equal(await q(`curl -sS --max-time 10 http://${pkg.forkd.listen}/`), `Hello from ${name}!`, 'and serving');
     t.comment(`the repository in a booted container: ${Math.round((Date.now() - started) / 1000)} s`);
+  },
+);
+
+/**
+ * A package for rpm's database, which on Debian is empty, that provides what the .rpm needs from
+ * the system (its Requires, but rpmlib's and its own), each checked first to be there from dpkg:
+ * a library by its soname in ld.so's cache, a file by its path, a capability by the Debian
+ * package or commands that give it. Built on the host with rpmbuild; returns its path.
+ */
+async function systemProvides(c: Container, rpmFile: string, dir: string): Promise<string> {
+  const needs = execFileSync('rpm', ['-qpR', rpmFile], { encoding: 'utf8' })
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('rpmlib(') && !l.startsWith(`config(${name})`));
+  const capabilities: Record<string, string> = {
+    logrotate: "dpkg -s logrotate | grep -qx 'Status: install ok installed'",
+    'shadow-utils': 'command -v useradd groupadd',
+    'rtld(GNU_HASH)': 'true',
+  };
+  for (const need of [...new Set(needs)]) {
+    const soname = /^([^\s(]+\.so[.\d]*)(\(|$)/.exec(need)?.[1];
+    const check = soname
+      ? `ldconfig -p | grep -q '^\\s${soname.replace(/\./g, '\\.')} (libc6,'`
+      : need.startsWith('/')
+        ? `test -e ${need}`
+        : capabilities[need];
+    if (!check) throw new Error(`the .rpm requires "${need}": this test knows no way to find it on Debian`);
+    const r = await c.try(check);
+    if (r.code !== 0) throw new Error(`the .rpm requires "${need}", which the container lacks (${check})`);
+  }
+  const spec = join(dir, 'debian-system.spec');
+  writeFileSync(
+    spec,
+    `Name: debian-system
+Version: 1
+Release: 1
+Summary: What dpkg installed, said to rpm
+License: MIT
+BuildArch: noarch
+${[...new Set(needs)].map((n) => `Provides: ${n}`).join('\n')}
+%description
+What the Debian system provides, checked by test/repo.ts, for rpm's dependency checks.
+%files
+`,
+  );
+  execFileSync('rpmbuild', [
+    '-bb',
+    '--quiet',
+    '--define',
+    `_topdir ${join(dir, 'rpmbuild')}`,
+    '--define',
+    `_rpmdir ${dir}`,
+    '--define',
+    '_build_name_fmt %{NAME}.rpm',
+    spec,
+  ]);
+  return join(dir, 'debian-system.rpm');
+}
+
+t.test(
+  "dnf in a booted Debian (Debian's dnf): add the repository, install, upgrade, refuse tampering",
+  { skip: unavailable() },
+  async (t) => {
+    const started = Date.now();
+    const dir = tempDir(t);
+    const key = throwawayKey(t, dir, 'forkd test <dnf@example.org>');
+    const nextDir = tempDir(t);
+    const { arches, hostArch } = require('../scripts/arch') as {
+      arches: Record<string, { rpm: string }>;
+      hostArch: string;
+    };
+    const rpmArch = arches[hostArch].rpm;
+    // The next version's .rpm (a minute and more of xz) is built while the first one is tried.
+    const nextBuilt = buildWith('package-rpm.js', nextDir, ['--version', next, '--arch', hostArch]);
+    nextBuilt.catch(() => undefined); // awaited below; a failure is reported there
+    const built = await packages(t);
+    // Served: good/ (republished with the next version below), then a copy whose repomd.xml was
+    // changed after signing, and one whose index is signed but whose .rpm is not.
+    const served = join(dir, 'served');
+    const publish = async (from: string) => {
+      const r = await repo(['--key-file', key.secret, '--from', from, '--out', join(served, 'good')]);
+      if (r.code !== 0) throw new Error(r.err);
+    };
+    await publish(built.dir);
+    cpSync(join(served, 'good'), join(served, 'tampered'), { recursive: true });
+    const repomd = join(served, 'tampered', 'yum', 'repodata', 'repomd.xml');
+    writeFileSync(
+      repomd,
+      readFileSync(repomd, 'utf8').replace(
+        /<revision>(\d+)<\/revision>/,
+        (_, n) => `<revision>${Number(n) + 1}</revision>`,
+      ),
+    );
+    cpSync(join(served, 'good'), join(served, 'unsigned'), { recursive: true });
+    const unsignedYum = join(served, 'unsigned', 'yum');
+    cpSync(built.rpm, join(unsignedYum, basename(built.rpm)));
+    execFileSync('createrepo_c', ['--quiet', '--no-database', unsignedYum]);
+    execFileSync('gpg', ['--batch', '--yes', '--armor', '--detach-sign', join(unsignedYum, 'repodata', 'repomd.xml')], {
+      env: key.env,
+    });
+
+    const c = await Container.boot(t, 'bookworm', { extra: ['dnf', 'logrotate'] });
+    t.teardown(async () => {
+      if (!t.passing()) t.comment(`journal:\n${await c.journal(60)}`);
+    });
+    const port = await serve(t, c, served);
+    const q = async (script: string) => (await c.sh(script, { timeoutMs: 300_000 })).trim();
+    // rpm's database holds nothing on Debian: first a package that says what dpkg installed.
+    const provides = await systemProvides(c, built.rpm, tempDir(t));
+    await c.sh(`base64 -d > /root/${basename(provides)} <<'EOF'\n${readFileSync(provides).toString('base64')}\nEOF`);
+    await q(`rpm -i /root/${basename(provides)}`);
+    // As the README says a host adds it. Debian's dnf finds no release version in rpm's
+    // database: it is given (it is in no URL here).
+    const dnf = (args: string) => c.try(`dnf --releasever=12 -y ${args}`, { timeoutMs: 600_000 });
+    const add = (which: string) =>
+      q(`printf '%s\\n' '[${name}]' 'name=${name}' 'baseurl=http://127.0.0.1:${port}/${which}/yum' gpgcheck=1 repo_gpgcheck=1 'gpgkey=http://127.0.0.1:${port}/${which}/${name}.asc' > /etc/yum.repos.d/${name}.repo
+dnf clean all >/dev/null`);
+    await q('mkdir -p /etc/yum.repos.d && rm -f /etc/yum.repos.d/*');
+
+    await add('tampered');
+    const tampered = await dnf(`install ${name}`);
+    t.not(tampered.code, 0, 'tampered repomd.xml: dnf install fails');
+    t.match(
+      tampered.stdout + tampered.err,
+      /GPG signature verification error|Bad GPG signature|BADSIG/i,
+      'a bad signature',
+    );
+    t.comment(
+      `dnf: ${(tampered.stdout + tampered.err).split('\n').find((l) => /verification error|Bad GPG|BADSIG/i.test(l))}`,
+    );
+    t.equal(await q(`rpm -q ${name} || true`), `package ${name} is not installed`, 'nothing installed');
+
+    await add('unsigned');
+    const unsigned = await dnf(`install ${name}`);
+    t.not(unsigned.code, 0, 'an unsigned .rpm: dnf install fails');
+    t.match(unsigned.stdout + unsigned.err, /is not signed/, 'not signed');
+    t.comment(`dnf: ${(unsigned.stdout + unsigned.err).split('\n').find((l) => /is not signed/.test(l))}`);
+    t.equal(await q(`rpm -q ${name} || true`), `package ${name} is not installed`, 'nothing installed');
+
+    await add('good');
+    const install = await dnf(`install ${name}`);
+    t.equal(install.code, 0, `dnf install ${name}: ${install.stdout}${install.err}`);
+    t.equal(await q(`rpm -q ${name}`), `${name}-${version}-1.${rpmArch}`, `${name} ${version} installed`);
+    t.equal(await q(`systemctl is-active ${name}.service`), 'active', 'active (the %post started it)');
+    t.equal(await q(`curl -sS --max-time 10 http://${pkg.forkd.listen}/`), `Hello from ${name}!`, 'and serving');
+    t.match(
+      await q(`rpm -q gpg-pubkey --qf '%{SUMMARY}\\n'`),
+      'forkd test <dnf@example.org>',
+      "the repository's key imported",
+    );
+    const before = await q(`systemctl show -P MainPID ${name}.service`);
+
+    await q(`echo '# kept across upgrades' >> ${config}`);
+    await nextBuilt;
+    const from2 = join(dir, 'from2');
+    execFileSync('mkdir', [from2]);
+    for (const f of readdirSync(built.dir)) symlinkSync(join(built.dir, f), join(from2, f));
+    symlinkSync(named(nextDir, hostArch, next).rpm, join(from2, basename(named(nextDir, hostArch, next).rpm)));
+    await publish(from2);
+    const upgrade = await dnf('upgrade --refresh');
+    t.equal(upgrade.code, 0, `dnf upgrade: ${upgrade.stdout}${upgrade.err}`);
+    t.equal(await q(`rpm -q ${name}`), `${name}-${next}-1.${rpmArch}`, `dnf upgrade: ${next} installed`);
+    t.match(await q(`cat ${config}`), /# kept across upgrades\n?$/, 'the changed config kept');
+    t.equal(await q(`systemctl is-active ${name}.service`), 'active', 'active');
+    t.not(await q(`systemctl show -P MainPID ${name}.service`), before, 'restarted on the new version');
+    t.equal(await q(`curl -sS --max-time 10 http://${pkg.forkd.listen}/`), `Hello from ${name}!`, 'and serving');
+    t.comment(`dnf and the repository in a booted container: ${Math.round((Date.now() - started) / 1000)} s`);
   },
 );
