@@ -161,6 +161,21 @@ t.test('the repositories: signed with the given key, and the key never written i
   t.equal((await run(['gpgv', '--keyring', keyring, `${repomd}.asc`, repomd])).code, 0, 'repomd.xml.asc verifies');
 });
 
+/** publish(from): scripts/repo.js over the packages in from into out, signed with the key file secret. */
+const publisher = (secret: string, out: string) => async (from: string) => {
+  const r = await repo(['--key-file', secret, '--from', from, '--out', out]);
+  if (r.code !== 0) throw new Error(r.err);
+};
+
+/** A new directory in dir linking every package of built and the next version's file: the next publication. */
+function withNext(dir: string, built: string, nextFile: string): string {
+  const from = join(dir, 'with-next');
+  execFileSync('mkdir', [from]);
+  for (const f of readdirSync(built)) symlinkSync(join(built, f), join(from, f));
+  symlinkSync(nextFile, join(from, basename(nextFile)));
+  return from;
+}
+
 /** python3's static file server in the container's network namespace (its loopback). */
 async function serve(t: { teardown(fn: () => void): void }, c: Container, dir: string): Promise<number> {
   const server: ChildProcess = spawn(
@@ -186,10 +201,7 @@ t.test(
     const [built] = await Promise.all([packages(t), buildWith('package-deb.js', nextDir, ['--version', next])]);
     // Served: good/ (republished with the next version below), unsigned/ and tampered/ copies.
     const served = join(dir, 'served');
-    const publish = async (from: string) => {
-      const r = await repo(['--key-file', key.secret, '--from', from, '--out', join(served, 'good')]);
-      if (r.code !== 0) throw new Error(r.err);
-    };
+    const publish = publisher(key.secret, join(served, 'good'));
     await publish(built.dir);
     cpSync(join(served, 'good'), join(served, 'unsigned'), { recursive: true });
     for (const f of ['InRelease', 'Release.gpg']) rmSync(join(served, 'unsigned', 'apt', 'dists', 'stable', f));
@@ -237,11 +249,7 @@ echo "deb [signed-by=/etc/apt/keyrings/${name}.asc] http://127.0.0.1:${port}/${w
 
     await q(`echo '# kept across upgrades' >> ${config}`);
     // The next version is published into the same place; a host just upgrades.
-    const from2 = join(dir, 'from2');
-    execFileSync('mkdir', [from2]);
-    for (const f of readdirSync(built.dir)) symlinkSync(join(built.dir, f), join(from2, f));
-    symlinkSync(named(nextDir, 'x64', next).deb, join(from2, `${name}_${next}_amd64.deb`));
-    await publish(from2);
+    await publish(withNext(dir, built.dir, named(nextDir, 'x64', next).deb));
     await q('apt-get update');
     await q(
       'DEBIAN_FRONTEND=noninteractive apt-get upgrade -y -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold',
@@ -331,10 +339,7 @@ t.test(
     // Served: good/ (republished with the next version below), then a copy whose repomd.xml was
     // changed after signing, and one whose index is signed but whose .rpm is not.
     const served = join(dir, 'served');
-    const publish = async (from: string) => {
-      const r = await repo(['--key-file', key.secret, '--from', from, '--out', join(served, 'good')]);
-      if (r.code !== 0) throw new Error(r.err);
-    };
+    const publish = publisher(key.secret, join(served, 'good'));
     await publish(built.dir);
     cpSync(join(served, 'good'), join(served, 'tampered'), { recursive: true });
     const repomd = join(served, 'tampered', 'yum', 'repodata', 'repomd.xml');
@@ -406,11 +411,7 @@ dnf clean all >/dev/null`);
 
     await q(`echo '# kept across upgrades' >> ${config}`);
     await nextBuilt;
-    const from2 = join(dir, 'from2');
-    execFileSync('mkdir', [from2]);
-    for (const f of readdirSync(built.dir)) symlinkSync(join(built.dir, f), join(from2, f));
-    symlinkSync(named(nextDir, hostArch, next).rpm, join(from2, basename(named(nextDir, hostArch, next).rpm)));
-    await publish(from2);
+    await publish(withNext(dir, built.dir, named(nextDir, hostArch, next).rpm));
     const upgrade = await dnf('upgrade --refresh');
     t.equal(upgrade.code, 0, `dnf upgrade: ${upgrade.stdout}${upgrade.err}`);
     t.equal(await q(`rpm -q ${name}`), `${name}-${next}-1.${rpmArch}`, `dnf upgrade: ${next} installed`);
