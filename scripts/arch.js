@@ -264,7 +264,6 @@ module.exports = {
   addonPath,
   executablePath,
   basePackage,
-  baseCache,
   baseDir,
   fetchBase,
   leanBase,

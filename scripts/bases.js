@@ -8,7 +8,7 @@
 // architecture then needs no network. A project that ships the host's architecture alone fetches
 // nothing. npm also runs "prepare" before `npm pack` and `npm publish`; then this does nothing.
 // Usage: bases.js (exit 0; 69 when neither the registry nor the npm cache gives it, 65 when its
-// hash is not the pinned one, 78 when package.json pins none, 64 for an unknown architecture)
+// hash is not the pinned one, 78 when package.json pins none or forkd.arches names no known one)
 const { ArchError, fetchBase, basePackage, hostArch, projectArches } = require('./arch');
 
 const command = process.env.npm_command;

@@ -133,8 +133,8 @@ export const hostDebArch = archTable.arches[archTable.hostArch].deb;
  * call from concurrent test runs: one builds while the others wait on its lock. debArch (dpkg's
  * name) other than the host's gives another architecture's Debian, from the same mirror: its
  * maintainer scripts, and later everything in the container, run under qemu-user through
- * binfmt_misc (an entry with the F flag, so the emulator need not be inside the tree). extra:
- * Debian packages beyond \`packages\` (a tree of its own).
+ * binfmt_misc (an entry with the F flag, so the emulator need not be inside the tree), and it
+ * holds emulatedPackages instead of packages. extra: more Debian packages (a tree of its own).
  */
 export async function rootfs(suite: Suite, debArch = hostDebArch, extra: string[] = []): Promise<string> {
   const foreign = debArch !== hostDebArch;
@@ -231,9 +231,9 @@ export class Container {
   /**
    * Boots suite with systemd as PID 1 and waits until it is running. binds: host directories
    * mounted read-only in the container ({ '/host/dir': '/guest/dir' }). debArch: another
-   * architecture's Debian (rootfs), whose every program, systemd included, runs under qemu-user;
-   * it boots in about a minute instead of a few seconds. extra: Debian packages in the tree beyond
-   * \`packages\`. Registers the teardown.
+   * architecture's Debian (rootfs), whose every program, systemd included, runs under qemu-user
+   * (it boots in seconds all the same: 4 s here). extra: more Debian packages in the tree.
+   * Registers the teardown.
    */
   static async boot(
     t: { teardown(fn: () => Promise<void> | void): void },
@@ -291,7 +291,7 @@ export class Container {
     c.exited = new Promise((done) => c.nspawn!.once('exit', () => done()));
     let gone = false;
     void c.exited.then(() => (gone = true));
-    const deadline = Date.now() + (opts.bootTimeoutMs ?? (debArch === hostDebArch ? 90_000 : 600_000));
+    const deadline = Date.now() + (opts.bootTimeoutMs ?? (debArch === hostDebArch ? 90_000 : 300_000));
     const nspawnLog = () => readFileSync(join(runDir, 'nspawn.log'), 'utf8').trim().split('\n').slice(-15).join('\n');
     for (;;) {
       if (gone) throw new Error(`systemd-nspawn exited during boot:\n${nspawnLog()}`);
