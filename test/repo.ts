@@ -8,7 +8,7 @@ import { cpSync, existsSync, readdirSync, readFileSync, rmSync, symlinkSync, wri
 import { basename, join } from 'node:path';
 import t from 'tap';
 import { Container, unavailable } from './lib/container';
-import { buildWith, named, packages } from './lib/packages';
+import { packages, versionPackages } from './lib/packages';
 import { root, run, tempDir, waitFor } from './lib/proc';
 
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
@@ -197,8 +197,7 @@ t.test(
     const started = Date.now();
     const dir = tempDir(t);
     const key = throwawayKey(t, dir, 'forkd test <apt@example.org>');
-    const nextDir = tempDir(t);
-    const [built] = await Promise.all([packages(t), buildWith('package-deb.js', nextDir, ['--version', next])]);
+    const [built, nextBuilt] = await Promise.all([packages(t), versionPackages(t, next)]);
     // Served: good/ (republished with the next version below), unsigned/ and tampered/ copies.
     const served = join(dir, 'served');
     const publish = publisher(key.secret, join(served, 'good'));
@@ -249,7 +248,7 @@ echo "deb [signed-by=/etc/apt/keyrings/${name}.asc] http://127.0.0.1:${port}/${w
 
     await q(`echo '# kept across upgrades' >> ${config}`);
     // The next version is published into the same place; a host just upgrades.
-    await publish(withNext(dir, built.dir, named(nextDir, 'x64', next).deb));
+    await publish(withNext(dir, built.dir, nextBuilt.deb));
     await q('apt-get update');
     await q(
       'DEBIAN_FRONTEND=noninteractive apt-get upgrade -y -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold',
@@ -326,15 +325,15 @@ t.test(
     const started = Date.now();
     const dir = tempDir(t);
     const key = throwawayKey(t, dir, 'forkd test <dnf@example.org>');
-    const nextDir = tempDir(t);
     const { arches, hostArch } = require('../scripts/arch') as {
       arches: Record<string, { rpm: string }>;
       hostArch: string;
     };
     const rpmArch = arches[hostArch].rpm;
-    // The next version's .rpm (a minute and more of xz) is built while the first one is tried.
-    const nextBuilt = buildWith('package-rpm.js', nextDir, ['--version', next, '--arch', hostArch]);
-    nextBuilt.catch(() => undefined); // awaited below; a failure is reported there
+    // The next version's packages (a minute and more of xz, unless another test built them) are
+    // made while the first one is tried.
+    const nextBuilding = versionPackages(t, next);
+    nextBuilding.catch(() => undefined); // awaited below; a failure is reported there
     const built = await packages(t);
     // Served: good/ (republished with the next version below), then a copy whose repomd.xml was
     // changed after signing, and one whose index is signed but whose .rpm is not.
@@ -410,8 +409,8 @@ dnf clean all >/dev/null`);
     const before = await q(`systemctl show -P MainPID ${name}.service`);
 
     await q(`echo '# kept across upgrades' >> ${config}`);
-    await nextBuilt;
-    await publish(withNext(dir, built.dir, named(nextDir, hostArch, next).rpm));
+    const nextBuilt = await nextBuilding;
+    await publish(withNext(dir, built.dir, nextBuilt.rpm));
     const upgrade = await dnf('upgrade --refresh');
     t.equal(upgrade.code, 0, `dnf upgrade: ${upgrade.stdout}${upgrade.err}`);
     t.equal(await q(`rpm -q ${name}`), `${name}-${next}-1.${rpmArch}`, `dnf upgrade: ${next} installed`);
