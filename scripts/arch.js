@@ -24,8 +24,13 @@ const arches = {
 };
 const hostArch = process.arch;
 
-/** A one-line error for a bad --arch; the scripts turn it into their usage exit. */
-class ArchError extends Error {}
+/** A one-line error for a bad --arch or a base that cannot be had; exit is its sysexits.h code. */
+class ArchError extends Error {
+  constructor(message, exit = 64) {
+    super(message);
+    this.exit = exit;
+  }
+}
 
 /**
  * The architectures the project ships: package.json forkd.arches (the host's alone if absent).
@@ -36,7 +41,7 @@ function projectArches() {
   const list = pkg.forkd?.arches ?? [hostArch];
   for (const a of list)
     if (!arches[a])
-      throw new ArchError(`package.json forkd.arches names "${a}"; use ${Object.keys(arches).join(' or ')}`);
+      throw new ArchError(`package.json forkd.arches names "${a}"; use ${Object.keys(arches).join(' or ')}`, 78);
   return list;
 }
 
@@ -90,42 +95,77 @@ function basePackage(arch) {
   return { name: `node-linux-${arch}`, version };
 }
 
+/** Where the pinned Node of another architecture is unpacked: node_modules/.cache/forkd/NAME-VERSION. */
+function baseCache(arch) {
+  const { name, version } = basePackage(arch);
+  return join(root, 'node_modules', '.cache', 'forkd', `${name}-${version}`);
+}
+
 /**
  * The directory of arch's pinned Node (bin/node, LICENSE). The host's is the devDependency npm
  * installed (its hash in package-lock.json). npm refuses to install another CPU's package as a
- * dependency, so another's is fetched with `npm pack` from the npm registry (the npm cache serves
- * it again offline), checked against the sha512 that package.json's "nodeBases" pins for that
- * very name@version, and unpacked once into node_modules/.cache/forkd/.
+ * dependency, so another's is fetched by `npm ci` itself: the project's "prepare" script
+ * (scripts/bases.js) calls fetchBase() for every architecture of forkd.arches but the host's.
+ * Missing (npm ci --ignore-scripts, or a --arch the project does not list), it is fetched here.
  */
 function baseDir(arch) {
+  if (arch === hostArch) return join(root, 'node_modules', basePackage(arch).name);
+  return fetchBase(arch).dir;
+}
+
+/**
+ * Fetches another architecture's pinned Node with `npm pack` from the npm registry (the npm
+ * cache serves it again offline), checks it against the sha512 that package.json's "nodeBases"
+ * pins for that very name@version, and unpacks bin/node, LICENSE and package.json once into
+ * baseCache(arch). Returns { dir, fetched }: fetched is false when it was there already.
+ */
+function fetchBase(arch) {
   const { name, version } = basePackage(arch);
-  if (arch === hostArch) return join(root, 'node_modules', name);
-  const dir = join(root, 'node_modules', '.cache', 'forkd', `${name}-${version}`);
-  if (existsSync(join(dir, 'bin', 'node'))) return dir;
+  const dir = baseCache(arch);
+  if (existsSync(join(dir, 'bin', 'node'))) return { dir, fetched: false };
   const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
   const pinned = pkg.nodeBases?.[`${name}@${version}`];
   if (!pinned)
     throw new ArchError(
       `package.json "nodeBases" pins no hash for ${name}@${version}; add "${name}@${version}": the output of "npm view ${name}@${version} dist.integrity"`,
+      78,
     );
   mkdirSync(join(dir, '..'), { recursive: true });
   const tmp = mkdtempSync(`${dir}.partial-`);
   try {
+    // The npm that runs this script (npm ci, npm run build), else the one on PATH.
+    const cli = /npm-cli\.js$/.test(process.env.npm_execpath ?? '')
+      ? [process.execPath, process.env.npm_execpath]
+      : ['npm'];
     const r = spawnSync(
-      'npm',
-      ['pack', `${name}@${version}`, '--prefer-offline', '--silent', '--pack-destination', tmp],
-      {
-        encoding: 'utf8',
-        cwd: tmp,
-      },
+      cli[0],
+      [
+        ...cli.slice(1),
+        'pack',
+        `${name}@${version}`,
+        '--prefer-offline',
+        '--loglevel=error',
+        '--pack-destination',
+        tmp,
+      ],
+      { encoding: 'utf8', cwd: tmp },
     );
-    if (r.status !== 0)
-      throw new ArchError(`npm pack ${name}@${version} failed: ${(r.stderr || r.error || '').toString().trim()}`);
+    if (r.status !== 0) {
+      // npm's own reason: "request to https://... failed, reason: getaddrinfo EAI_AGAIN ...".
+      const said = `${r.stderr ?? ''}`.split('\n').map((l) => l.replace(/^npm (error|ERR!) /, ''));
+      const reason =
+        said.find((l) => l && !/^(code|syscall|errno|A complete log|$)/.test(l)) ?? `${r.error ?? `exit ${r.status}`}`;
+      throw new ArchError(
+        `npm pack ${name}@${version} failed (the npm registry, or the npm cache offline): ${reason.trim()}`,
+        69,
+      );
+    }
     const tarball = join(tmp, r.stdout.trim().split('\n').pop());
     const got = `sha512-${createHash('sha512').update(readFileSync(tarball)).digest('base64')}`;
     if (got !== pinned)
       throw new ArchError(
         `${name}@${version} from the registry has ${got}, but package.json "nodeBases" pins ${pinned}`,
+        65,
       );
     const x = spawnSync('tar', [
       '-xzf',
@@ -137,15 +177,16 @@ function baseDir(arch) {
       'package/LICENSE',
       'package/package.json',
     ]);
-    if (x.status !== 0) throw new ArchError(`cannot unpack ${tarball}: ${x.stderr}`);
+    if (x.status !== 0) throw new ArchError(`cannot unpack ${tarball}: ${x.stderr}`, 65);
     rmSync(tarball);
     renameSync(tmp, dir);
   } catch (e) {
     rmSync(tmp, { recursive: true, force: true });
     // Another build unpacked it first.
     if (!existsSync(join(dir, 'bin', 'node'))) throw e;
+    return { dir, fetched: false };
   }
-  return dir;
+  return { dir, fetched: true };
 }
 
 /**
@@ -224,6 +265,7 @@ module.exports = {
   executablePath,
   basePackage,
   baseDir,
+  fetchBase,
   leanBase,
   buildId,
   root,

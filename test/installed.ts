@@ -9,8 +9,7 @@ import { basename, join } from 'node:path';
 import t, { type Test } from 'tap';
 import { Container, type Suite, suites, unavailable } from './lib/container';
 import { name, pkg, version } from './lib/identity';
-import { buildWith, packages } from './lib/packages';
-import { tempDir } from './lib/proc';
+import { packages, versionPackages } from './lib/packages';
 
 const user = pkg.forkd.user;
 const next = version.replace(/(\d+)$/, (n) => String(Number(n) + 1));
@@ -33,11 +32,8 @@ t.test('the packages on a booted Debian', { skip: unavailable() }, async (t) => 
   // The .deb and .rpm as test/packaging.ts checks them (built once, test/lib/packages.ts), and
   // the next version's .deb for the upgrade.
   const started = Date.now();
-  const nextDir = tempDir(t);
-  const [built, [nextPath]] = await Promise.all([
-    packages(t),
-    buildWith('package-deb.js', nextDir, ['--version', next]),
-  ]);
+  const [built, nextBuilt] = await Promise.all([packages(t), versionPackages(t, next)]);
+  const [nextDir, nextPath] = [nextBuilt.dir, nextBuilt.deb];
   t.comment(`packages built in ${Math.round((Date.now() - started) / 1000)} s`);
   const deb = join(guest, basename(built.deb));
   const rpm = join(guest, basename(built.rpm));

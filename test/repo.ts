@@ -5,10 +5,10 @@
 // GNUPGHOME: the host's keyring is never read or changed.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { cpSync, existsSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import t from 'tap';
 import { Container, unavailable } from './lib/container';
-import { buildWith, named, packages } from './lib/packages';
+import { packages, versionPackages } from './lib/packages';
 import { root, run, tempDir, waitFor } from './lib/proc';
 
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
@@ -161,6 +161,21 @@ t.test('the repositories: signed with the given key, and the key never written i
   t.equal((await run(['gpgv', '--keyring', keyring, `${repomd}.asc`, repomd])).code, 0, 'repomd.xml.asc verifies');
 });
 
+/** publish(from): scripts/repo.js over the packages in from into out, signed with the key file secret. */
+const publisher = (secret: string, out: string) => async (from: string) => {
+  const r = await repo(['--key-file', secret, '--from', from, '--out', out]);
+  if (r.code !== 0) throw new Error(r.err);
+};
+
+/** A new directory in dir linking every package of built and the next version's file: the next publication. */
+function withNext(dir: string, built: string, nextFile: string): string {
+  const from = join(dir, 'with-next');
+  execFileSync('mkdir', [from]);
+  for (const f of readdirSync(built)) symlinkSync(join(built, f), join(from, f));
+  symlinkSync(nextFile, join(from, basename(nextFile)));
+  return from;
+}
+
 /** python3's static file server in the container's network namespace (its loopback). */
 async function serve(t: { teardown(fn: () => void): void }, c: Container, dir: string): Promise<number> {
   const server: ChildProcess = spawn(
@@ -182,14 +197,10 @@ t.test(
     const started = Date.now();
     const dir = tempDir(t);
     const key = throwawayKey(t, dir, 'forkd test <apt@example.org>');
-    const nextDir = tempDir(t);
-    const [built] = await Promise.all([packages(t), buildWith('package-deb.js', nextDir, ['--version', next])]);
+    const [built, nextBuilt] = await Promise.all([packages(t), versionPackages(t, next)]);
     // Served: good/ (republished with the next version below), unsigned/ and tampered/ copies.
     const served = join(dir, 'served');
-    const publish = async (from: string) => {
-      const r = await repo(['--key-file', key.secret, '--from', from, '--out', join(served, 'good')]);
-      if (r.code !== 0) throw new Error(r.err);
-    };
+    const publish = publisher(key.secret, join(served, 'good'));
     await publish(built.dir);
     cpSync(join(served, 'good'), join(served, 'unsigned'), { recursive: true });
     for (const f of ['InRelease', 'Release.gpg']) rmSync(join(served, 'unsigned', 'apt', 'dists', 'stable', f));
@@ -237,11 +248,7 @@ echo "deb [signed-by=/etc/apt/keyrings/${name}.asc] http://127.0.0.1:${port}/${w
 
     await q(`echo '# kept across upgrades' >> ${config}`);
     // The next version is published into the same place; a host just upgrades.
-    const from2 = join(dir, 'from2');
-    execFileSync('mkdir', [from2]);
-    for (const f of readdirSync(built.dir)) symlinkSync(join(built.dir, f), join(from2, f));
-    symlinkSync(named(nextDir, 'x64', next).deb, join(from2, `${name}_${next}_amd64.deb`));
-    await publish(from2);
+    await publish(withNext(dir, built.dir, nextBuilt.deb));
     await q('apt-get update');
     await q(
       'DEBIAN_FRONTEND=noninteractive apt-get upgrade -y -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold',
@@ -252,5 +259,165 @@ echo "deb [signed-by=/etc/apt/keyrings/${name}.asc] http://127.0.0.1:${port}/${w
     t.not(await q(`systemctl show -P MainPID ${name}.service`), before, 'restarted on the new version');
     t.equal(await q(`curl -sS --max-time 10 http://${pkg.forkd.listen}/`), `Hello from ${name}!`, 'and serving');
     t.comment(`the repository in a booted container: ${Math.round((Date.now() - started) / 1000)} s`);
+  },
+);
+
+/**
+ * A package for rpm's database, which on Debian is empty, that provides what the .rpm needs from
+ * the system (its Requires, but rpmlib's and its own), each checked first to be there from dpkg:
+ * a library by its soname in ld.so's cache, a file by its path, a capability by the Debian
+ * package or commands that give it. Built on the host with rpmbuild; returns its path.
+ */
+async function systemProvides(c: Container, rpmFile: string, dir: string): Promise<string> {
+  const needs = execFileSync('rpm', ['-qpR', rpmFile], { encoding: 'utf8' })
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('rpmlib(') && !l.startsWith(`config(${name})`));
+  const capabilities: Record<string, string> = {
+    logrotate: "dpkg -s logrotate | grep -qx 'Status: install ok installed'",
+    'shadow-utils': 'command -v useradd groupadd',
+    'rtld(GNU_HASH)': 'true',
+  };
+  for (const need of [...new Set(needs)]) {
+    const soname = /^([^\s(]+\.so[.\d]*)(\(|$)/.exec(need)?.[1];
+    const check = soname
+      ? `ldconfig -p | grep -q '^\\s${soname.replace(/\./g, '\\.')} (libc6,'`
+      : need.startsWith('/')
+        ? `test -e ${need}`
+        : capabilities[need];
+    if (!check) throw new Error(`the .rpm requires "${need}": this test knows no way to find it on Debian`);
+    const r = await c.try(check);
+    if (r.code !== 0) throw new Error(`the .rpm requires "${need}", which the container lacks (${check})`);
+  }
+  const spec = join(dir, 'debian-system.spec');
+  writeFileSync(
+    spec,
+    `Name: debian-system
+Version: 1
+Release: 1
+Summary: What dpkg installed, said to rpm
+License: MIT
+BuildArch: noarch
+${[...new Set(needs)].map((n) => `Provides: ${n}`).join('\n')}
+%description
+What the Debian system provides, checked by test/repo.ts, for rpm's dependency checks.
+%files
+`,
+  );
+  execFileSync('rpmbuild', [
+    '-bb',
+    '--quiet',
+    '--define',
+    `_topdir ${join(dir, 'rpmbuild')}`,
+    '--define',
+    `_rpmdir ${dir}`,
+    '--define',
+    '_build_name_fmt %{NAME}.rpm',
+    spec,
+  ]);
+  return join(dir, 'debian-system.rpm');
+}
+
+t.test(
+  "dnf in a booted Debian (Debian's dnf): add the repository, install, upgrade, refuse tampering",
+  { skip: unavailable() },
+  async (t) => {
+    const started = Date.now();
+    const dir = tempDir(t);
+    const key = throwawayKey(t, dir, 'forkd test <dnf@example.org>');
+    const { arches, hostArch } = require('../scripts/arch') as {
+      arches: Record<string, { rpm: string }>;
+      hostArch: string;
+    };
+    const rpmArch = arches[hostArch].rpm;
+    // The next version's packages (a minute and more of xz, unless another test built them) are
+    // made while the first one is tried.
+    const nextBuilding = versionPackages(t, next);
+    nextBuilding.catch(() => undefined); // awaited below; a failure is reported there
+    const built = await packages(t);
+    // Served: good/ (republished with the next version below), then a copy whose repomd.xml was
+    // changed after signing, and one whose index is signed but whose .rpm is not.
+    const served = join(dir, 'served');
+    const publish = publisher(key.secret, join(served, 'good'));
+    await publish(built.dir);
+    cpSync(join(served, 'good'), join(served, 'tampered'), { recursive: true });
+    const repomd = join(served, 'tampered', 'yum', 'repodata', 'repomd.xml');
+    writeFileSync(
+      repomd,
+      readFileSync(repomd, 'utf8').replace(
+        /<revision>(\d+)<\/revision>/,
+        (_, n) => `<revision>${Number(n) + 1}</revision>`,
+      ),
+    );
+    cpSync(join(served, 'good'), join(served, 'unsigned'), { recursive: true });
+    const unsignedYum = join(served, 'unsigned', 'yum');
+    cpSync(built.rpm, join(unsignedYum, basename(built.rpm)));
+    execFileSync('createrepo_c', ['--quiet', '--no-database', unsignedYum]);
+    execFileSync('gpg', ['--batch', '--yes', '--armor', '--detach-sign', join(unsignedYum, 'repodata', 'repomd.xml')], {
+      env: key.env,
+    });
+
+    const c = await Container.boot(t, 'bookworm', { extra: ['dnf', 'logrotate'] });
+    t.teardown(async () => {
+      if (!t.passing()) t.comment(`journal:\n${await c.journal(60)}`);
+    });
+    const port = await serve(t, c, served);
+    const q = async (script: string) => (await c.sh(script, { timeoutMs: 300_000 })).trim();
+    // rpm's database holds nothing on Debian: first a package that says what dpkg installed.
+    const provides = await systemProvides(c, built.rpm, tempDir(t));
+    await c.sh(`base64 -d > /root/${basename(provides)} <<'EOF'\n${readFileSync(provides).toString('base64')}\nEOF`);
+    await q(`rpm -i /root/${basename(provides)}`);
+    // As the README says a host adds it. Debian's dnf finds no release version in rpm's
+    // database: it is given (it is in no URL here).
+    const dnf = (args: string) => c.try(`dnf --releasever=12 -y ${args}`, { timeoutMs: 600_000 });
+    const add = (which: string) =>
+      q(`printf '%s\\n' '[${name}]' 'name=${name}' 'baseurl=http://127.0.0.1:${port}/${which}/yum' gpgcheck=1 repo_gpgcheck=1 'gpgkey=http://127.0.0.1:${port}/${which}/${name}.asc' > /etc/yum.repos.d/${name}.repo
+dnf clean all >/dev/null`);
+    await q('mkdir -p /etc/yum.repos.d && rm -f /etc/yum.repos.d/*');
+
+    await add('tampered');
+    const tampered = await dnf(`install ${name}`);
+    t.not(tampered.code, 0, 'tampered repomd.xml: dnf install fails');
+    t.match(
+      tampered.stdout + tampered.err,
+      /GPG signature verification error|Bad GPG signature|BADSIG/i,
+      'a bad signature',
+    );
+    t.comment(
+      `dnf: ${(tampered.stdout + tampered.err).split('\n').find((l) => /verification error|Bad GPG|BADSIG/i.test(l))}`,
+    );
+    t.equal(await q(`rpm -q ${name} || true`), `package ${name} is not installed`, 'nothing installed');
+
+    await add('unsigned');
+    const unsigned = await dnf(`install ${name}`);
+    t.not(unsigned.code, 0, 'an unsigned .rpm: dnf install fails');
+    t.match(unsigned.stdout + unsigned.err, /is not signed/, 'not signed');
+    t.comment(`dnf: ${(unsigned.stdout + unsigned.err).split('\n').find((l) => /is not signed/.test(l))}`);
+    t.equal(await q(`rpm -q ${name} || true`), `package ${name} is not installed`, 'nothing installed');
+
+    await add('good');
+    const install = await dnf(`install ${name}`);
+    t.equal(install.code, 0, `dnf install ${name}: ${install.stdout}${install.err}`);
+    t.equal(await q(`rpm -q ${name}`), `${name}-${version}-1.${rpmArch}`, `${name} ${version} installed`);
+    t.equal(await q(`systemctl is-active ${name}.service`), 'active', 'active (the %post started it)');
+    t.equal(await q(`curl -sS --max-time 10 http://${pkg.forkd.listen}/`), `Hello from ${name}!`, 'and serving');
+    t.match(
+      await q(`rpm -q gpg-pubkey --qf '%{SUMMARY}\\n'`),
+      'forkd test <dnf@example.org>',
+      "the repository's key imported",
+    );
+    const before = await q(`systemctl show -P MainPID ${name}.service`);
+
+    await q(`echo '# kept across upgrades' >> ${config}`);
+    const nextBuilt = await nextBuilding;
+    await publish(withNext(dir, built.dir, nextBuilt.rpm));
+    const upgrade = await dnf('upgrade --refresh');
+    t.equal(upgrade.code, 0, `dnf upgrade: ${upgrade.stdout}${upgrade.err}`);
+    t.equal(await q(`rpm -q ${name}`), `${name}-${next}-1.${rpmArch}`, `dnf upgrade: ${next} installed`);
+    t.match(await q(`cat ${config}`), /# kept across upgrades\n?$/, 'the changed config kept');
+    t.equal(await q(`systemctl is-active ${name}.service`), 'active', 'active');
+    t.not(await q(`systemctl show -P MainPID ${name}.service`), before, 'restarted on the new version');
+    t.equal(await q(`curl -sS --max-time 10 http://${pkg.forkd.listen}/`), `Hello from ${name}!`, 'and serving');
+    t.comment(`dnf and the repository in a booted container: ${Math.round((Date.now() - started) / 1000)} s`);
   },
 );

@@ -5,8 +5,10 @@
 //
 // As root they are kept in FORKD_TEST_CACHE (default /var/cache/forkd-test, outside the clone)
 // under packages/<key>, the key a hash of everything they are made from; a builder holds a lock
-// and renames the finished directory into place, so a half-built one is never used. The four
-// most recent keys are kept. Otherwise each caller builds its own in a temporary directory.
+// and renames the finished directory into place, so a half-built one is never used. The next
+// version's .deb and .rpm, which the upgrade tests move to, are a set of their own
+// (versionPackages). The eight most recent sets are kept. Otherwise each caller builds its own
+// in a temporary directory.
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -81,39 +83,76 @@ export async function buildWith(script: string, dir: string, args: string[] = []
   return r.stdout.trim().split('\n');
 }
 
-export async function packages(t: { teardown(fn: () => void): void }): Promise<Built> {
-  const shared = process.getuid!() === 0;
-  let dir: string;
-  if (shared) {
-    const base = join(cacheDir, 'packages');
-    mkdirSync(base, { recursive: true, mode: 0o755 });
-    dir = join(base, inputsKey());
-    if (!existsSync(dir)) {
-      const r = await run(
-        [
-          'flock',
-          `${dir}.lock`,
-          'sh',
-          '-ec',
-          `[ -d "$1" ] && exit 0; rm -rf "$1.part"; mkdir "$1.part"
-        SOURCE_DATE_EPOCH=${epoch} "$2" "$3" --out "$1.part" >/dev/null; mv "$1.part" "$1"`,
-          'sh',
-          dir,
-          process.execPath,
-          join(root, 'scripts', 'package.js'),
-        ],
-        { timeoutMs: 900_000 },
-      );
-      if (r.code !== 0) throw new Error(`scripts/package.js: ${r.err}`);
-      prune(base);
-    }
-  } else {
-    dir = tempDir(t);
-    await buildWith('package.js', dir);
+/**
+ * The directory of a package set: scripts/SCRIPT --out DIR ARGS for each step. As root it is
+ * shared in the cache under key, built once under a lock and renamed into place when whole;
+ * otherwise it is built in a temporary directory.
+ */
+async function packageSet(
+  t: { teardown(fn: () => void): void },
+  key: string,
+  steps: [string, string[]][],
+): Promise<string> {
+  if (process.getuid!() !== 0) {
+    const dir = tempDir(t);
+    for (const [script, args] of steps) await buildWith(script, dir, args);
+    return dir;
   }
+  const base = join(cacheDir, 'packages');
+  mkdirSync(base, { recursive: true, mode: 0o755 });
+  const dir = join(base, key);
+  if (existsSync(dir)) return dir;
+  const quote = (a: string) => `'${a.replace(/'/g, `'\\''`)}'`;
+  const build = steps
+    .map(([script, args]) =>
+      [
+        `SOURCE_DATE_EPOCH=${epoch} "$2"`,
+        quote(join(root, 'scripts', script)),
+        '--out "$1.part"',
+        ...args.map(quote),
+      ].join(' '),
+    )
+    .map((line) => `${line} >/dev/null`)
+    .join('\n');
+  const r = await run(
+    [
+      'flock',
+      `${dir}.lock`,
+      'sh',
+      '-ec',
+      `[ -d "$1" ] && exit 0; rm -rf "$1.part"; mkdir "$1.part"\n${build}\nmv "$1.part" "$1"`,
+      'sh',
+      dir,
+      process.execPath,
+    ],
+    { timeoutMs: 900_000 },
+  );
+  if (r.code !== 0) throw new Error(`scripts/${steps.map(([s]) => s).join(', ')}: ${r.err}`);
+  prune(base);
+  return dir;
+}
+
+export async function packages(t: { teardown(fn: () => void): void }): Promise<Built> {
+  const dir = await packageSet(t, inputsKey(), [['package.js', []]]);
   const byArch: Record<string, ArchPackages> = {};
   for (const a of arch.projectArches()) byArch[a] = named(dir, a);
   return { dir, ...byArch[arch.hostArch], byArch };
+}
+
+/**
+ * The host architecture's .deb and .rpm at another version (the next one, that the upgrade tests
+ * move to), built once per set of inputs and shared like packages().
+ */
+export async function versionPackages(
+  t: { teardown(fn: () => void): void },
+  version: string,
+): Promise<ArchPackages & { dir: string }> {
+  const args = ['--version', version, '--arch', arch.hostArch];
+  const dir = await packageSet(t, `${inputsKey()}-${version}`, [
+    ['package-deb.js', args],
+    ['package-rpm.js', args],
+  ]);
+  return { dir, ...named(dir, arch.hostArch, version) };
 }
 
 /** The file names scripts/package.js gives a's packages of this version, in dir. */
@@ -129,13 +168,13 @@ export function named(dir: string, a: string, version = pkg.version): ArchPackag
   };
 }
 
-/** Keeps the four most recent package sets (other trees, earlier builds of this one). */
+/** Keeps the eight most recent package sets (other trees, earlier builds of this one, other versions). */
 function prune(base: string): void {
   const sets = readdirSync(base)
-    .filter((e) => /^[0-9a-f]{16}$/.test(e))
+    .filter((e) => /^[0-9a-f]{16}(-[0-9.]+)?$/.test(e))
     .map((e) => ({ e, mtime: statSync(join(base, e)).mtimeMs }))
     .sort((a, b) => b.mtime - a.mtime);
-  for (const { e } of sets.slice(4)) {
+  for (const { e } of sets.slice(8)) {
     rmSync(join(base, e), { recursive: true, force: true });
     rmSync(join(base, `${e}.lock`), { force: true });
   }
