@@ -10,8 +10,8 @@ import { basename, join } from 'node:path';
 import t, { type Test } from 'tap';
 import { Container, type Suite, suites, unavailable } from './lib/container';
 import { name, pkg, version } from './lib/identity';
-import { buildWith, packages } from './lib/packages';
-import { root, tempDir } from './lib/proc';
+import { packages, versionPackages } from './lib/packages';
+import { root } from './lib/proc';
 
 const next = version.replace(/(\d+)$/, (n) => String(Number(n) + 1));
 const listen = pkg.forkd.listen;
@@ -67,16 +67,14 @@ t.test(
   'restarts and upgrades under load refuse no connection',
   { skip: unavailable() ?? (listen ? false : 'the daemon does not listen (forkd.listen)') },
   async (t) => {
-    const nextDir = tempDir(t);
-    const [built, [debNextPath], [rpmNextPath]] = await Promise.all([
-      packages(t),
-      buildWith('package-deb.js', nextDir, ['--version', next]),
-      buildWith('package-rpm.js', nextDir, ['--version', next]),
-    ]);
+    // The packages as test/packaging.ts checks them, and the next version's, each set built once
+    // (test/lib/packages.ts).
+    const [built, nextSet] = await Promise.all([packages(t), versionPackages(t, next)]);
     const deb = join(guest, basename(built.deb));
     const rpm = join(guest, basename(built.rpm));
-    const debNext = join(`${guest}-next`, basename(debNextPath));
-    const rpmNext = join(`${guest}-next`, basename(rpmNextPath));
+    const debNext = join(`${guest}-next`, basename(nextSet.deb));
+    const rpmNext = join(`${guest}-next`, basename(nextSet.rpm));
+    const nextDir = nextSet.dir;
     const boot = (t: Test, suite: Suite) =>
       Container.boot(t, suite, { binds: { [built.dir]: guest, [nextDir]: `${guest}-next` } });
 
