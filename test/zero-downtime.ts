@@ -16,6 +16,7 @@ import { root } from './lib/proc';
 const next = version.replace(/(\d+)$/, (n) => String(Number(n) + 1));
 const listen = pkg.forkd.listen;
 const pidFile = pkg.forkd.pidfile;
+const config = pkg.forkd.config;
 const guest = '/var/tmp/forkd';
 const unit = `${name}.service`;
 
@@ -85,11 +86,11 @@ t.test(
       t.equal(await q(`pgrep -x ${name} | paste -sd,`), pid, `${what}: no other ${name} process`);
       t.equal(await listener(c), socket, `${what}: the same listening socket (${socket})`);
     }
-    /** The inode of the socket listening on forkd.listen's port, in the container. */
-    async function listener(c: Container) {
-      const port = listen!.slice(listen!.lastIndexOf(':') + 1);
+    /** The inode of the socket listening on port (forkd.listen's by default), in the container. */
+    async function listenerOn(c: Container, port: number) {
       return (await c.sh(`ss -Hltne 'sport = :${port}' | grep -o 'ino:[0-9]*' | sort -u | paste -sd,`)).trim();
     }
+    const listener = (c: Container) => listenerOn(c, Number(listen!.slice(listen!.lastIndexOf(':') + 1)));
 
     for (const suite of Object.keys(suites) as Suite[]) {
       t.test(`${suite} (systemd ${suites[suite]}): the .deb under systemd`, async (t) => {
@@ -179,6 +180,32 @@ t.test(
           t.equal(await q(`test -e ${pidFile} && echo stale || echo none`), 'none', 'no pid file left');
           await c.sh(`systemctl start ${unit}`);
           t.not(await listener(c), socket, 'a new socket');
+        });
+
+        await t.test('a changed listen takes effect at the next restart', async (t) => {
+          await resetCount();
+          const port = Number(listen!.slice(listen!.lastIndexOf(':') + 1));
+          const host = listen!.slice(0, listen!.lastIndexOf(':'));
+          const moved = `${host}:${port + 1}`;
+          const listening = async (p: number) => (await q(`ss -Hltn 'sport = :${p}' | wc -l`)) !== '0';
+          await c.sh(`sed -i 's/^listen = .*/listen = "${moved}"/' ${config} && systemctl restart ${unit}`);
+          t.ok(await listening(port + 1), `it serves on ${moved}`);
+          t.notOk(await listening(port), `and no longer on ${listen}`);
+          t.match(
+            await q(`journalctl -u ${unit} -o cat | grep 'kept socket' | tail -n 1`),
+            `kept socket ${listen} closed: listen is now ${moved}`,
+            'the journal says why',
+          );
+          t.equal(
+            await q(`systemctl show -P NFileDescriptorStore ${unit}`),
+            '1',
+            'the store holds the new socket only',
+          );
+          const moves = await listenerOn(c, port + 1);
+          await c.sh(`systemctl restart ${unit}`);
+          t.equal(await listenerOn(c, port + 1), moves, 'which the next restart keeps');
+          await c.sh(`sed -i 's/^listen = .*/listen = "${listen}"/' ${config} && systemctl restart ${unit}`);
+          t.ok(await listening(port), `back on ${listen}`);
         });
       });
     }

@@ -29,8 +29,8 @@ ${
   id.listen
     ? `# The daemon keeps the sockets it listens on in systemd's file-descriptor store: across a
 # restart (a crash, systemctl restart, a package upgrade) they stay open, connections wait in
-# their queue instead of being refused, and the new process serves them. A changed listen address
-# then takes systemctl stop, then start. FDSTORE tells the daemon (systemd 254 and later set it).
+# their queue instead of being refused, and the new process serves them (a changed listen
+# address replaces the kept socket). FDSTORE tells the daemon (systemd 254 and later set it).
 FileDescriptorStoreMax=${FD_STORE_MAX}
 Environment=FDSTORE=${FD_STORE_MAX}
 `

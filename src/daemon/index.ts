@@ -11,4 +11,4 @@ export { dropInheritedNodeVariables, otherNode, singleExecutable } from './execu
 export { DaemonError, EX, reason } from './exit-codes';
 export { Logger } from './logger';
 export { type RestartOptions, restart } from './restart';
-export { type ListenFd, ServiceManager, stderrIsJournal } from './service-manager';
+export { type ListenFd, ServiceManager, STORED_FD, stderrIsJournal } from './service-manager';

@@ -71,19 +71,22 @@ export class ServiceManager {
   }
 
   /**
-   * Keeps the listening sockets the daemon bound itself in the service manager's file-descriptor
-   * store (FDSTORE=1), when the unit has one: a restart after a crash (Restart=on-failure), and
-   * on systemd 254 and later a systemctl restart, passes them back as LISTEN_FDS named STORED_FD,
-   * and connections that arrive in between wait in their queue instead of being refused. Sockets
-   * that came in LISTEN_FDS are stored already, or held by a socket unit.
+   * Keeps the listening sockets the daemon serves on in the service manager's file-descriptor
+   * store (FDSTORE=1), when the unit has one: a restart after a crash (Restart=on-failure) and a
+   * systemctl restart pass them back as LISTEN_FDS named STORED_FD, and connections that
+   * arrive in between wait in their queue instead of being refused. Sockets a socket unit passed
+   * are its own.
    */
   storeListeningSockets(): void {
     if (!this.fdStore) return;
-    const passed = new Set(this.listenFds.map((l) => l.fd));
+    const unitOwned = new Set(this.listenFds.filter((l) => l.name !== STORED_FD).map((l) => l.fd));
     const own = native()
       .listeningFds()
-      .filter((fd) => !passed.has(fd))
+      .filter((fd) => !unitOwned.has(fd))
       .slice(0, this.fdStoreMax);
+    // What came back from the store is stored anew: the server closed those it does not serve
+    // (a changed address), and they must go from the store too.
+    if (this.listenFds.some((l) => l.name === STORED_FD)) this.send(['FDSTOREREMOVE=1', `FDNAME=${STORED_FD}`]);
     if (own.length > 0) this.send(['FDSTORE=1', `FDNAME=${STORED_FD}`], own);
   }
 

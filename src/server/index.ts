@@ -1,6 +1,6 @@
 // The sample server: an HTTP greeting service. Replace it with yours; keep the lifecycle hooks.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { Server as NetServer, type Socket } from 'node:net';
+import { isIP, Server as NetServer, type Socket } from 'node:net';
 import {
   type Address,
   type Daemon,
@@ -11,6 +11,7 @@ import {
   parseAddress,
   reason,
   type ServerOptions,
+  STORED_FD,
 } from '../daemon';
 import { loadConfig, type ServerConfig } from './config';
 
@@ -58,20 +59,34 @@ export async function startServer(daemon: Daemon, opts: ServerOptions): Promise<
     }
   }
 
-  // Hook 2: bind errors, named with the address and the fix. Under socket activation the
-  // service manager has bound already: serve on the sockets it passed.
-  const activated = daemon.listenFds;
+  // Hook 2: bind errors, named with the address and the fix. Sockets the service manager passes
+  // (socket activation, `restart`) are served as they are: it has bound already. One that
+  // systemd kept across a restart in its file-descriptor store is served while it still is the
+  // address configured; after a change of listen it is closed, and the new address bound.
+  const wanted = opts.listen ? parseAddress(opts.listen) : config.listen;
+  const passed = daemon.listenFds;
+  const kept = passed.filter((p) => p.name === STORED_FD);
+  const activated = passed.filter((p) => p.name !== STORED_FD);
   if (activated.length > 0 && opts.listen)
     daemon.log.warn(`--listen ${opts.listen} ignored: serving on the sockets passed by the service manager`);
   const servers: Server[] = [];
-  const endpoints = activated.length > 0 ? activated : [opts.listen ? parseAddress(opts.listen) : config.listen];
-  for (const endpoint of endpoints) {
+  const serve = async (endpoint: Address | ListenFd) => {
     const server = createServer(handle);
     server.on('connection', track);
-    servers.push(server);
     const bound = await listen(server, endpoint);
+    if ('fd' in endpoint && endpoint.name === STORED_FD && !sameAddress(bound, wanted)) {
+      server.close();
+      daemon.log.info(`kept socket ${formatAddress(bound)} closed: listen is now ${formatAddress(wanted)}`);
+      return;
+    }
+    servers.push(server);
     const via = 'fd' in endpoint ? ` (socket activation: fd ${endpoint.fd}, ${endpoint.name})` : '';
     daemon.log.info(`listening on http://${formatAddress(bound)}${via}`);
+  };
+  if (activated.length > 0) for (const endpoint of activated) await serve(endpoint);
+  else {
+    for (const endpoint of kept) await serve(endpoint);
+    if (servers.length === 0) await serve(wanted);
   }
 
   // Hook 3: reload (SIGHUP). Connections stay open; new requests see the new greeting.
@@ -111,6 +126,11 @@ export function checkConfig(opts: ServerOptions): string {
   return config.fromFile
     ? `config ${opts.configPath} is valid (listen ${listen})`
     : `no config file at ${opts.configPath}; the defaults are valid (listen ${listen})`;
+}
+
+/** Whether a bound address is the one wanted: the same port (any, for port 0), the same IP. */
+function sameAddress(bound: Address, wanted: Address): boolean {
+  return (wanted.port === 0 || bound.port === wanted.port) && (!isIP(wanted.host) || bound.host === wanted.host);
 }
 
 function listen(server: Server, endpoint: Address | ListenFd): Promise<Address> {
