@@ -8,21 +8,11 @@ import { copyFileSync, readdirSync, readFileSync, readlinkSync, renameSync, stat
 import { request } from 'node:http';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
+import { alive } from '../src/daemon/alive';
 import { STOP_TIMEOUT_MS } from '../src/daemon/defaults';
 import { greeting, name } from './lib/identity';
 import { executablePath, launchers } from './lib/launchers';
-import {
-  alive,
-  get,
-  portFrom,
-  processesMentioning,
-  procStat,
-  root,
-  run,
-  spawnClean,
-  tempDir,
-  waitFor,
-} from './lib/proc';
+import { get, portFrom, processesMentioning, procStat, root, run, spawnClean, tempDir, waitFor } from './lib/proc';
 
 // autocannon's result, as far as this test reads it.
 interface Cannon {
