@@ -103,7 +103,7 @@ export const controlCodes: [string, string][] = [
   ],
   [
     'restart',
-    "start a new daemon with these options from the executable's file, on the running one's sockets, then stop the old one: 0 replaced, 7 not running, 1 not proven to be the daemon or not restartable, 4 no permission; if the new one fails to start, the old one serves on and the exit status is the start's",
+    "start a new daemon with these options from the executable's file, on the running one's sockets, then stop the old one: 0 replaced, 7 not running, 1 not proven to be the daemon or not restartable, 4 no permission, 150 its server binds its own sockets (stop, then start); if the new one fails to start, the old one serves on and the exit status is the start's",
   ],
 ];
 

@@ -84,5 +84,9 @@ async function run(identity: Identity, o: RunOptions, loadServer: () => ServerMo
     user: o.user,
     group: o.group,
   });
-  await daemon.run(() => loadServer().startServer(daemon, serverOptions(o)));
+  await daemon.run(() => {
+    const server = loadServer();
+    daemon.servesListenFds(server.servesListenFds === true);
+    return server.startServer(daemon, serverOptions(o));
+  });
 }

@@ -241,10 +241,10 @@ for (const launcher of launchers()) {
     const pid = pidIn(pidFile);
     const port = portFrom(started.err);
     const r = await run(daemon('restart', ...options), { env });
-    t.equal(r.code, 1, 'exit 1');
+    t.equal(r.code, 150, 'exit 150: stop, then start');
     t.match(
       r.err,
-      `${name}: cannot restart: pid ${pid}'s server binds its address itself (it never reads daemon.listenFds)`,
+      `${name}: cannot restart: pid ${pid}'s server binds its own sockets (it does not declare servesListenFds)`,
       'one line naming why and the way out',
     );
     t.equal(r.stdout, '');

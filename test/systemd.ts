@@ -125,6 +125,52 @@ t.test('socket activation: serves on the passed socket and binds none of its own
   t.same(await exited, [0, null]);
 });
 
+// The file-descriptor store, as systemd passes it back after a restart: a socket named "stored"
+// (systemd-socket-activate --fdname), FDSTORE set as the packaged unit sets it.
+for (const bindsItself of [false, true])
+  t.test(
+    bindsItself
+      ? 'fd store: a server that binds its own gets the kept socket closed first, and its bind succeeds'
+      : 'fd store: the kept socket is taken out of the store, served, and stored again before READY=1',
+    async (t) => {
+      const dir = tempDir(t);
+      const socket = join(dir, 'notify');
+      const rx = await notifyReceiver(t, socket);
+      const port = await freePort();
+      const env = { NOTIFY_SOCKET: socket, FDSTORE: '16', ...(bindsItself ? { FIXTURE_BINDS_ITSELF: '1' } : {}) };
+      const { child, out, exited } = foreground([
+        'systemd-socket-activate',
+        '-l',
+        `127.0.0.1:${port}`,
+        '--fdname=stored',
+        ...Object.entries(env).map(([k, v]) => `-E${k}=${v}`),
+        ...singleExecutable.cmd,
+        '--foreground',
+        '--listen',
+        `127.0.0.1:${port}`,
+      ]);
+      await waitFor('the activator', () => out.err.includes('Listening on'));
+      // The first connection makes the activator exec the daemon (same pid).
+      await get(port).catch(() => undefined);
+      await waitFor('READY=1', () => rx.messages.some((m) => m.split('\n').includes('READY=1')));
+      const fdMessages = rx.messages.filter((m) => /FDSTORE/.test(m));
+      t.same(fdMessages[0], 'FDSTOREREMOVE=1\nFDNAME=stored', 'first, the kept socket out of the store');
+      const ready = rx.messages.findIndex((m) => m.split('\n').includes('READY=1'));
+      if (bindsItself) {
+        t.equal(fdMessages.length, 1, 'and nothing stored');
+        t.match(out.err, 'listening sockets not kept across restarts: the server does not declare servesListenFds');
+        t.notOk(listeningFds(child.pid!).includes(3), 'the kept socket (fd 3) was closed');
+      } else {
+        t.same(fdMessages[1], 'FDSTORE=1\nFDNAME=stored', 'then the socket it serves, stored again');
+        t.ok(rx.messages.indexOf(fdMessages[1]) < ready, 'before READY=1');
+        t.same(listeningFds(child.pid!), [3], 'it serves on the kept socket, fd 3');
+      }
+      t.equal((await get(port)).status, 200, `serving on ${port}`);
+      child.kill('SIGTERM');
+      t.same(await exited, [0, null]);
+    },
+  );
+
 for (const launcher of launchers())
   t.test(`${launcher.name}: socket activation in fork mode: the socket reaches the re-executed daemon`, (t) =>
     activatedInForkMode(t, launcher.cmd),

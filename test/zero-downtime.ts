@@ -183,29 +183,32 @@ t.test(
         });
 
         await t.test('a changed listen takes effect at the next restart', async (t) => {
-          await resetCount();
           const port = Number(listen!.slice(listen!.lastIndexOf(':') + 1));
-          const host = listen!.slice(0, listen!.lastIndexOf(':'));
-          const moved = `${host}:${port + 1}`;
-          const listening = async (p: number) => (await q(`ss -Hltn 'sport = :${p}' | wc -l`)) !== '0';
-          await c.sh(`sed -i 's/^listen = .*/listen = "${moved}"/' ${config} && systemctl restart ${unit}`);
-          t.ok(await listening(port + 1), `it serves on ${moved}`);
-          t.notOk(await listening(port), `and no longer on ${listen}`);
-          t.match(
-            await q(`journalctl -u ${unit} -o cat | grep 'kept socket' | tail -n 1`),
-            `kept socket ${listen} closed: listen is now ${moved}`,
-            'the journal says why',
-          );
-          t.equal(
-            await q(`systemctl show -P NFileDescriptorStore ${unit}`),
-            '1',
-            'the store holds the new socket only',
-          );
-          const moves = await listenerOn(c, port + 1);
-          await c.sh(`systemctl restart ${unit}`);
-          t.equal(await listenerOn(c, port + 1), moves, 'which the next restart keeps');
-          await c.sh(`sed -i 's/^listen = .*/listen = "${listen}"/' ${config} && systemctl restart ${unit}`);
-          t.ok(await listening(port), `back on ${listen}`);
+          const wildcard = listen!.startsWith('[') ? '[::]' : '0.0.0.0';
+          const listening = async (p: number, host: string) =>
+            (await q(`ss -Hltn 'sport = :${p}' | awk '{print $4}' | paste -sd,`)) === `${host}:${p}`;
+          // Another port; then the same port on every address, which overlaps the kept socket's.
+          for (const moved of [`${listen!.slice(0, listen!.lastIndexOf(':'))}:${port + 1}`, `${wildcard}:${port}`]) {
+            await resetCount();
+            await c.sh(`sed -i 's/^listen = .*/listen = "${moved}"/' ${config} && systemctl restart ${unit}`);
+            const p = Number(moved.slice(moved.lastIndexOf(':') + 1));
+            t.ok(await listening(p, moved.slice(0, moved.lastIndexOf(':'))), `it serves on ${moved} alone`);
+            t.match(
+              await q(`journalctl -u ${unit} -o cat | grep 'kept socket' | tail -n 1`),
+              `kept socket ${listen} closed: listen is now ${moved}`,
+              'the journal says why',
+            );
+            t.equal(
+              await q(`systemctl show -P NFileDescriptorStore ${unit}`),
+              '1',
+              'the store holds the new socket only',
+            );
+            const kept = await listenerOn(c, p);
+            await c.sh(`systemctl restart ${unit}`);
+            t.equal(await listenerOn(c, p), kept, 'which the next restart keeps');
+            await c.sh(`sed -i 's/^listen = .*/listen = "${listen}"/' ${config} && systemctl restart ${unit}`);
+            t.ok(await listening(port, listen!.slice(0, listen!.lastIndexOf(':'))), `back on ${listen} alone`);
+          }
         });
       });
     }

@@ -30,7 +30,8 @@ ${
     ? `# The daemon keeps the sockets it listens on in systemd's file-descriptor store: across a
 # restart (a crash, systemctl restart, a package upgrade) they stay open, connections wait in
 # their queue instead of being refused, and the new process serves them (a changed listen
-# address replaces the kept socket). FDSTORE tells the daemon (systemd 254 and later set it).
+# address replaces the kept socket). FDSTORE tells the daemon (systemd 254 and later set it
+# themselves; Environment= overrides that, so a drop-in changes both).
 FileDescriptorStoreMax=${FD_STORE_MAX}
 Environment=FDSTORE=${FD_STORE_MAX}
 `
@@ -175,12 +176,16 @@ ${
   id.listen
     ? `	# A running daemon hands its listening sockets to its successor, which starts from the
 	# executable on disk (after an upgrade, the new one); the old one drains and exits once the
-	# new one serves, so no connection is refused. If the successor fails, the old one serves on.
+	# new one serves, so no connection is refused. If the successor fails, the old one serves on
+	# and this fails. A daemon whose server binds its own sockets (150), or one that has just
+	# exited (7), is stopped and started instead.
 	if "$DAEMON" status --pidfile "$PIDFILE" >/dev/null 2>&1; then
-		"$DAEMON" restart --config "$CONFIG" --pidfile "$PIDFILE" --log "$LOGFILE" --user "$DAEMON_USER" $${id.optsVar} >/dev/null
-		RETVAL=$?
-		log_end_msg "$RETVAL"
-		exit "$RETVAL"
+		said=$("$DAEMON" restart --config "$CONFIG" --pidfile "$PIDFILE" --log "$LOGFILE" --user "$DAEMON_USER" $${id.optsVar} 2>&1 >/dev/null)
+		case "$?" in
+		0) log_end_msg 0; exit 0 ;;
+		7|150) ;;
+		*) echo "$said" >&2; log_end_msg 1; exit 1 ;;
+		esac
 	fi
 `
     : ''

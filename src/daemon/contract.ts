@@ -26,4 +26,11 @@ export interface ServerModule {
   checkConfig(opts: ServerOptions): string;
   /** The config file's settings. */
   settings: readonly Setting[];
+  /**
+   * true: startServer serves on daemon.listenFds when it is not empty, instead of binding. Socket
+   * activation, `restart` and the packaged unit's file-descriptor store then keep the listening
+   * sockets open across a restart. Absent or false (a server that binds its own address):
+   * sockets kept by the store are closed before startServer, and `restart` is refused.
+   */
+  servesListenFds?: boolean;
 }

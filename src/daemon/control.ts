@@ -17,6 +17,8 @@ export const LSB = {
   STATUS_UNKNOWN: 4,
   NOPERM: 4,
   NOT_RUNNING: 7,
+  /** restart: the daemon cannot hand its sockets over (its server binds its own); stop, start. */
+  RESTART_BY_STOP_START: 150,
 } as const;
 
 /** Runs a control command and returns the exit code. Says one line on stdout or stderr. */

@@ -155,7 +155,7 @@ export class Daemon {
   private dropTo: RunAs | undefined;
   /** A restart is under way: the sockets were handed over, the successor is starting. */
   private handingOver = false;
-  /** The server read listenFds: it serves on passed sockets rather than binding its own. */
+  /** The server serves on passed sockets rather than binding its own (servesListenFds). */
   private servesPassedSockets = false;
 
   constructor(
@@ -179,13 +179,21 @@ export class Daemon {
 
   /**
    * Sockets passed by socket activation, a restart or the service manager's file-descriptor store
-   * (LISTEN_FDS): serve on these instead of binding. A server that reads this serves on passed
-   * sockets, so the daemon keeps its sockets in the store and hands them over on `restart`; one
-   * that never does binds its address itself, which a kept socket would hold.
+   * (LISTEN_FDS): serve on these instead of binding. Those the store kept are named STORED_FD.
    */
   get listenFds(): ListenFd[] {
-    this.servesPassedSockets = true;
     return this.manager?.listenFds ?? [];
+  }
+
+  /**
+   * Whether the server serves on listenFds (its module's servesListenFds), said before it starts.
+   * If it does, the daemon keeps its listening sockets in the service manager's store and hands
+   * them over on `restart`. If not, the sockets a restart kept are closed now, so that the
+   * server's own bind finds their address free, and `restart` is refused.
+   */
+  servesListenFds(serves: boolean): void {
+    this.servesPassedSockets = serves;
+    if (!serves) this.manager?.closeKept();
   }
 
   /** A one-line status for the service manager (systemctl status); a no-op without one. */
@@ -248,16 +256,30 @@ export class Daemon {
         // The starting parent is gone (killed): nobody waits for the word, so serve on.
       }
     }
+    this.keepSockets();
     this.manager?.ready(status);
-    if (this.manager?.fdStore) {
-      if (this.servesPassedSockets) this.manager.storeListeningSockets();
-      else
-        this.log.warn(
-          'listening sockets not kept across restarts: the server never reads daemon.listenFds; serve on them when given (README: Porting your server)',
-        );
-    }
     this.manager?.startWatchdog();
     this.log.info(`ready (pid ${process.pid})`);
+  }
+
+  /**
+   * Under a unit with a file-descriptor store, before READY=1 (so that a restart's caller finds
+   * them there): the listening sockets, for a server that serves on passed ones.
+   */
+  private keepSockets(): void {
+    if (!this.manager?.fdStore) return;
+    if (!this.servesPassedSockets) {
+      this.log.warn(
+        'listening sockets not kept across restarts: the server does not declare servesListenFds (README: Porting your server)',
+      );
+      return;
+    }
+    try {
+      if (this.manager.storeListeningSockets() === 0)
+        this.log.warn('no listening socket to keep across restarts: bind before ready()');
+    } catch (e) {
+      this.log.warn(`listening sockets not kept across restarts: ${reason(e)}`);
+    }
   }
 
   /** Ends the process after a failure: the message on stderr, pid file removed, exit code. */

@@ -118,7 +118,7 @@ function askForSockets(pid: number, refuse: (line: string, code: number) => neve
       : answer === 'B'
         ? `pid ${pid} is starting, stopping or being restarted; try again once it serves`
         : answer === 'N'
-          ? `pid ${pid}'s server binds its address itself (it never reads daemon.listenFds), so a new daemon could not serve on its sockets; stop it and start it, or serve on daemon.listenFds (README: Porting your server)`
+          ? `pid ${pid}'s server binds its own sockets (it does not declare servesListenFds), so a new daemon could not serve on them; stop it and start it (README: Porting your server)`
           : answer !== 'G'
             ? `pid ${pid} answered the hand-over with ${JSON.stringify(answer)}`
             : fds.length === 0
@@ -127,7 +127,7 @@ function askForSockets(pid: number, refuse: (line: string, code: number) => neve
   if (why) {
     for (const fd of fds) closeSync(fd);
     closeSync(conn);
-    return refuse(why, LSB.FAILED);
+    return refuse(why, answer === 'N' ? LSB.RESTART_BY_STOP_START : LSB.FAILED);
   }
   return { conn, fds };
 }

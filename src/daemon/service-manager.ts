@@ -1,5 +1,5 @@
 // What systemd hands a new-style daemon (daemon(7)): a notification socket, a watchdog, sockets.
-import { fstatSync } from 'node:fs';
+import { closeSync, fstatSync } from 'node:fs';
 import { DaemonError, EX } from './exit-codes';
 import { native } from './native';
 
@@ -27,7 +27,7 @@ export class ServiceManager {
   private constructor(
     private readonly socket: string | undefined,
     private readonly watchdogUsec: number,
-    readonly listenFds: ListenFd[],
+    private passed: ListenFd[],
     private readonly fdStoreMax: number,
     private readonly onFailure: NotifyFailure,
   ) {}
@@ -43,7 +43,23 @@ export class ServiceManager {
     for (const k of ['NOTIFY_SOCKET', 'WATCHDOG_USEC', 'WATCHDOG_PID', 'FDSTORE']) delete env[k];
     const watchdogUsec = Number.isFinite(wdUsec) && wdUsec > 0 && wdForUs ? wdUsec : 0;
     const storeMax = Number.isInteger(fdStoreMax) && fdStoreMax > 0 ? fdStoreMax : 0;
-    return new ServiceManager(socket, watchdogUsec, listenFds, storeMax, onFailure);
+    const manager = new ServiceManager(socket, watchdogUsec, listenFds, storeMax, onFailure);
+    // The sockets kept in the store are this process's now: out of the store until ready() puts
+    // back what it serves, so that none the server closes (a changed address, a server that
+    // binds its own) stays open in the manager, holding its address.
+    if (listenFds.some((l) => l.name === STORED_FD)) manager.send(['FDSTOREREMOVE=1', `FDNAME=${STORED_FD}`]);
+    return manager;
+  }
+
+  /** Sockets passed in LISTEN_FDS (socket activation, a restart, the file-descriptor store). */
+  get listenFds(): ListenFd[] {
+    return this.passed;
+  }
+
+  /** Closes the sockets kept in the store, for a server that binds its own (their address). */
+  closeKept(): void {
+    for (const l of this.passed) if (l.name === STORED_FD) closeSync(l.fd);
+    this.passed = this.passed.filter((l) => l.name !== STORED_FD);
   }
 
   /**
@@ -77,17 +93,15 @@ export class ServiceManager {
    * arrive in between wait in their queue instead of being refused. Sockets a socket unit passed
    * are its own.
    */
-  storeListeningSockets(): void {
-    if (!this.fdStore) return;
-    const unitOwned = new Set(this.listenFds.filter((l) => l.name !== STORED_FD).map((l) => l.fd));
+  storeListeningSockets(): number {
+    if (!this.fdStore) return 0;
+    const unitOwned = new Set(this.passed.filter((l) => l.name !== STORED_FD).map((l) => l.fd));
     const own = native()
       .listeningFds()
       .filter((fd) => !unitOwned.has(fd))
       .slice(0, this.fdStoreMax);
-    // What came back from the store is stored anew: the server closed those it does not serve
-    // (a changed address), and they must go from the store too.
-    if (this.listenFds.some((l) => l.name === STORED_FD)) this.send(['FDSTOREREMOVE=1', `FDNAME=${STORED_FD}`]);
     if (own.length > 0) this.send(['FDSTORE=1', `FDNAME=${STORED_FD}`], own);
+    return own.length;
   }
 
   ready(status?: string): void {

@@ -1,4 +1,5 @@
 // The sample server: an HTTP greeting service. Replace it with yours; keep the lifecycle hooks.
+import { closeSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { isIP, Server as NetServer, type Socket } from 'node:net';
 import {
@@ -17,6 +18,9 @@ import { loadConfig, type ServerConfig } from './config';
 
 // The contract (ARCHITECTURE.md §5): startServer, checkConfig and the config file's settings.
 export { settings } from './config';
+
+/** startServer serves on daemon.listenFds when given: restarts keep the listening sockets open. */
+export const servesListenFds = true;
 
 /** A connection closes once idle this long while stopping (a busy one closes after its response). */
 const idleCloseMs = 250;
@@ -62,7 +66,8 @@ export async function startServer(daemon: Daemon, opts: ServerOptions): Promise<
   // Hook 2: bind errors, named with the address and the fix. Sockets the service manager passes
   // (socket activation, `restart`) are served as they are: it has bound already. One that
   // systemd kept across a restart in its file-descriptor store is served while it still is the
-  // address configured; after a change of listen it is closed, and the new address bound.
+  // address configured; after a change of listen it is closed (the runtime took it out of the
+  // store), and the new address bound.
   const wanted = opts.listen ? parseAddress(opts.listen) : config.listen;
   const passed = daemon.listenFds;
   const kept = passed.filter((p) => p.name === STORED_FD);
@@ -83,8 +88,10 @@ export async function startServer(daemon: Daemon, opts: ServerOptions): Promise<
     const via = 'fd' in endpoint ? ` (socket activation: fd ${endpoint.fd}, ${endpoint.name})` : '';
     daemon.log.info(`listening on http://${formatAddress(bound)}${via}`);
   };
-  if (activated.length > 0) for (const endpoint of activated) await serve(endpoint);
-  else {
+  if (activated.length > 0) {
+    for (const endpoint of kept) closeSync(endpoint.fd);
+    for (const endpoint of activated) await serve(endpoint);
+  } else {
     for (const endpoint of kept) await serve(endpoint);
     if (servers.length === 0) await serve(wanted);
   }
@@ -128,9 +135,15 @@ export function checkConfig(opts: ServerOptions): string {
     : `no config file at ${opts.configPath}; the defaults are valid (listen ${listen})`;
 }
 
-/** Whether a bound address is the one wanted: the same port (any, for port 0), the same IP. */
+/**
+ * Whether a bound address is the one wanted: the same port (any, for port 0) and the same IP,
+ * however written ([::1] and [0:0::1] are one). A host name never matches: it is bound afresh.
+ */
 function sameAddress(bound: Address, wanted: Address): boolean {
-  return (wanted.port === 0 || bound.port === wanted.port) && (!isIP(wanted.host) || bound.host === wanted.host);
+  const ip = (host: string) => (isIP(host) === 6 ? new URL(`http://[${host}]/`).hostname : host);
+  return (
+    (wanted.port === 0 || bound.port === wanted.port) && isIP(wanted.host) !== 0 && ip(bound.host) === ip(wanted.host)
+  );
 }
 
 function listen(server: Server, endpoint: Address | ListenFd): Promise<Address> {

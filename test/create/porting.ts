@@ -195,11 +195,11 @@ t.test(
           addonPath,
           'loaded from the installed copy (/run and /tmp are noexec)',
         );
-        // Fastify binds its address itself (it never reads daemon.listenFds): no socket is kept
-        // in the fd store, which would hold the address and fail the next start.
+        // Fastify binds its address itself (the server does not declare servesListenFds): no
+        // socket is kept in the fd store, which would hold the address and fail the next start.
         t.match(
           await c.sh('journalctl -u acmed.service -o cat | grep "not kept across restarts" || true'),
-          'listening sockets not kept across restarts: the server never reads daemon.listenFds',
+          'listening sockets not kept across restarts: the server does not declare servesListenFds',
           'the journal says why the sockets are not kept',
         );
         t.equal((await c.sh('systemctl show -P NFileDescriptorStore acmed.service')).trim(), '0', 'none in the store');
