@@ -279,6 +279,14 @@ Napi::Value Notify(const Napi::CallbackInfo &info) {
   return info.Env().Undefined();
 }
 
+// notifyBarrier(socketPath, timeoutMs): returns once the manager has handled what came before.
+Napi::Value NotifyBarrier(const Napi::CallbackInfo &info) {
+  std::string path = StringArg(info, 0, "socketPath");
+  if (sd_notify_barrier(path.c_str(), IntArg(info, 1, "timeoutMs")) < 0)
+    throw SystemError(info.Env(), errno, "sd_notify barrier");
+  return info.Env().Undefined();
+}
+
 // syslogRelay(ident, socketPath) -> { out, err }: the write ends of a relay to syslog.
 Napi::Value SyslogRelay(const Napi::CallbackInfo &info) {
   std::string ident = StringArg(info, 0, "ident");
@@ -358,6 +366,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("openLog", Napi::Function::New(env, OpenLog));
   exports.Set("dup2", Napi::Function::New(env, Dup2));
   exports.Set("notify", Napi::Function::New(env, Notify));
+  exports.Set("notifyBarrier", Napi::Function::New(env, NotifyBarrier));
   exports.Set("lookupUser", Napi::Function::New(env, LookupUser));
   exports.Set("lookupGroup", Napi::Function::New(env, LookupGroup));
   exports.Set("dropPrivileges", Napi::Function::New(env, DropPrivileges));

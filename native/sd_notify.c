@@ -2,6 +2,8 @@
 #include "sd_notify.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <stddef.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -58,6 +60,28 @@ int sd_notify_send(const char *socket_path, const char *state, const int *fds, i
     errno = saved;
     return -1;
   }
+  return 0;
+}
+
+int sd_notify_barrier(const char *socket_path, int timeout_ms) {
+  int p[2];
+  if (pipe2(p, O_CLOEXEC) < 0) return -1;
+  if (sd_notify_send(socket_path, "BARRIER=1", &p[1], 1) < 0) {
+    int saved = errno;
+    close(p[0]);
+    close(p[1]);
+    errno = saved;
+    return -1;
+  }
+  close(p[1]);
+  /* The manager closes its copy once it has handled every message before: POLLHUP. */
+  struct pollfd pf = {.fd = p[0], .events = 0};
+  int r;
+  while ((r = poll(&pf, 1, timeout_ms)) < 0 && errno == EINTR) {}
+  int saved = errno;
+  close(p[0]);
+  if (r < 0) return errno = saved, -1;
+  if (r == 0) return errno = ETIMEDOUT, -1;
   return 0;
 }
 

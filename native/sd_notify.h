@@ -19,6 +19,12 @@ extern "C" {
  */
 int sd_notify_send(const char *socket_path, const char *state, const int *fds, int n_fds);
 
+/*
+ * BARRIER=1 (sd_notify_barrier(3)): returns once the manager has handled every notification sent
+ * before, or -1 with errno (ETIMEDOUT after timeout_ms).
+ */
+int sd_notify_barrier(const char *socket_path, int timeout_ms);
+
 /* CLOCK_MONOTONIC in microseconds, for RELOADING=1's MONOTONIC_USEC=. */
 uint64_t sd_notify_monotonic_usec(void);
 

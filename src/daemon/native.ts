@@ -89,6 +89,8 @@ export interface NativeAddon {
   openLog(path: string, uid: number, gid: number): number;
   dup2(from: number, to: number): void;
   notify(socketPath: string, state: string, fds?: number[]): void;
+  /** Returns once the manager has handled the notifications sent before (BARRIER=1). */
+  notifyBarrier(socketPath: string, timeoutMs: number): void;
   /** Starts the relay of stdout and stderr lines to syslog (native/syslog_relay.h); its pipes' write ends. */
   syslogRelay(ident: string, socketPath: string): { out: number; err: number };
   monotonicUsec(): bigint;

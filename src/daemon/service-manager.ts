@@ -47,7 +47,15 @@ export class ServiceManager {
     // The sockets kept in the store are this process's now: out of the store until ready() puts
     // back what it serves, so that none the server closes (a changed address, a server that
     // binds its own) stays open in the manager, holding its address.
-    if (listenFds.some((l) => l.name === STORED_FD)) manager.send(['FDSTOREREMOVE=1', `FDNAME=${STORED_FD}`]);
+    if (listenFds.some((l) => l.name === STORED_FD)) {
+      manager.send(['FDSTOREREMOVE=1', `FDNAME=${STORED_FD}`]);
+      // Handled before the server binds: a socket it closes must be closed in the manager too.
+      try {
+        if (socket) native().notifyBarrier(socket, 5000);
+      } catch (e) {
+        onFailure(e as Error, socket!);
+      }
+    }
     return manager;
   }
 

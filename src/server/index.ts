@@ -80,7 +80,8 @@ export async function startServer(daemon: Daemon, opts: ServerOptions): Promise<
     server.on('connection', track);
     const bound = await listen(server, endpoint);
     if ('fd' in endpoint && endpoint.name === STORED_FD && !sameAddress(bound, wanted)) {
-      server.close();
+      // Closed before the new address is bound, which may overlap it (127.0.0.1 to 0.0.0.0).
+      await new Promise((done) => server.close(done));
       daemon.log.info(`kept socket ${formatAddress(bound)} closed: listen is now ${formatAddress(wanted)}`);
       return;
     }
