@@ -2,6 +2,8 @@
 #define _GNU_SOURCE
 #include "handover.h"
 
+#include "fd_send.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <poll.h>
@@ -93,24 +95,7 @@ int handover_give(char answer, const int *fds, int n_fds) {
   socklen_t cl = sizeof cred;
   if (getsockopt(c, SOL_SOCKET, SO_PEERCRED, &cred, &cl) < 0) return fail_close(c, errno);
   if (cred.uid != 0 && cred.uid != geteuid()) return fail_close(c, EPERM);
-  union {
-    char buf[CMSG_SPACE(sizeof(int) * HANDOVER_MAX_FDS)];
-    struct cmsghdr align;
-  } control;
-  memset(&control, 0, sizeof control);
-  struct iovec iov = {.iov_base = &answer, .iov_len = 1};
-  struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
-  if (n_fds > 0) {
-    msg.msg_control = control.buf;
-    msg.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)n_fds);
-    struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
-    cm->cmsg_level = SOL_SOCKET;
-    cm->cmsg_type = SCM_RIGHTS;
-    cm->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)n_fds);
-    memcpy(CMSG_DATA(cm), fds, sizeof(int) * (size_t)n_fds);
-  }
-  ssize_t sent;
-  while ((sent = sendmsg(c, &msg, MSG_NOSIGNAL)) < 0 && errno == EINTR) {}
+  ssize_t sent = fd_send(c, NULL, 0, &answer, 1, fds, n_fds);
   if (sent < 0) return fail_close(c, errno);
   return c;
 }

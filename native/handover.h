@@ -13,7 +13,7 @@ extern "C" {
 #endif
 
 /* At most this many listening sockets are handed over. */
-#define HANDOVER_MAX_FDS 64
+#define HANDOVER_MAX_FDS 64 /* FD_SEND_MAX */
 
 /* The daemon's answer, the one byte of data beside the fds. */
 #define HANDOVER_GIVEN 'G' /* the fds follow */

@@ -1,6 +1,8 @@
 #define _GNU_SOURCE
 #include "sd_notify.h"
 
+#include "fd_send.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -28,32 +30,8 @@ int sd_notify_send(const char *socket_path, const char *state, const int *fds, i
 
   int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return -1;
-  struct iovec iov = {.iov_base = (void *)state, .iov_len = strlen(state)};
-  struct msghdr msg = {
-      .msg_name = &addr, .msg_namelen = addr_len, .msg_iov = &iov, .msg_iovlen = 1};
   /* FDSTORE=1 passes the descriptors along (SCM_RIGHTS), as sd_pid_notify_with_fds(3) does. */
-  union {
-    char buf[CMSG_SPACE(sizeof(int) * SD_NOTIFY_MAX_FDS)];
-    struct cmsghdr align;
-  } control;
-  if (n_fds < 0 || n_fds > SD_NOTIFY_MAX_FDS) {
-    close(fd);
-    errno = EINVAL;
-    return -1;
-  }
-  if (n_fds > 0) {
-    memset(&control, 0, sizeof control);
-    msg.msg_control = control.buf;
-    msg.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)n_fds);
-    struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
-    cmsg->cmsg_level = SOL_SOCKET;
-    cmsg->cmsg_type = SCM_RIGHTS;
-    cmsg->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)n_fds);
-    memcpy(CMSG_DATA(cmsg), fds, sizeof(int) * (size_t)n_fds);
-  }
-  ssize_t n;
-  do n = sendmsg(fd, &msg, MSG_NOSIGNAL);
-  while (n < 0 && errno == EINTR);
+  ssize_t n = fd_send(fd, (struct sockaddr *)&addr, addr_len, state, strlen(state), fds, n_fds);
   int saved = errno;
   close(fd);
   if (n < 0) {

@@ -9,7 +9,7 @@ extern "C" {
 #endif
 
 /* The most descriptors one notification carries (FDSTORE=1). */
-#define SD_NOTIFY_MAX_FDS 64
+#define SD_NOTIFY_MAX_FDS 64 /* FD_SEND_MAX */
 
 /*
  * Sends state ("READY=1", "STATUS=...", several lines at once) as one datagram to socket_path:
